@@ -1,0 +1,165 @@
+/**
+ * The input side of one connection, as the parsers see it: the socket's chunks,
+ * addressed by absolute stream offsets (bytes since the connection opened).
+ *
+ *   chunk 0          chunk 1               chunk 2 (newest)
+ *   [..........][.....................][.........]
+ *   ^base[0]    ^base[1]               ^base[2]   ^end
+ *
+ * A parser scans each chunk in place and records frame and argument boundaries
+ * as absolute offsets, so a frame may span any number of chunks without being
+ * copied. Frames are handed on as pieces (views of the chunks that hold them);
+ * the stream keeps a chunk only while the frame being parsed still needs it.
+ * Only a small argument that straddles chunks (a key, a number) is ever copied,
+ * into a reused scratch buffer.
+ */
+
+const EMPTY = Buffer.alloc(0)
+
+/** Receives the pieces of a byte range: `buf[start..end)`, in order. */
+export interface PieceSink {
+  piece(buf: Buffer, start: number, end: number): void
+}
+
+export class InputStream {
+  private chunks: Buffer[] = []
+  private bases: number[] = []
+  /** Absolute offset one past the last byte received. */
+  end = 0
+  /** Set by `resolve`: where the resolved range lies in the returned buffer. */
+  rs = 0
+  re = 0
+  private scratch: Buffer = Buffer.allocUnsafe(256)
+
+  /** Appends a chunk; its first byte gets offset `end`. */
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.bases.push(this.end)
+    this.end += chunk.length
+  }
+
+  /** Absolute offset of the first byte still retained. */
+  get start(): number {
+    return this.bases.length > 0 ? this.bases[0]! : this.end
+  }
+
+  /** Number of bytes retained (for buffer limits). */
+  get retained(): number {
+    return this.end - this.start
+  }
+
+  /** Drops every chunk that lies wholly before `off`. */
+  release(off: number): void {
+    let n = 0
+    const len = this.chunks.length
+    while (n < len && this.bases[n]! + this.chunks[n]!.length <= off) n++
+    if (n === 0) return
+    if (n === len) {
+      this.chunks.length = 0
+      this.bases.length = 0
+    } else {
+      this.chunks.splice(0, n)
+      this.bases.splice(0, n)
+    }
+  }
+
+  /** Index of the chunk holding absolute offset `off` (searching from the newest). */
+  private find(off: number): number {
+    let i = this.chunks.length - 1
+    while (i > 0 && this.bases[i]! > off) i--
+    return i
+  }
+
+  /** The byte at absolute offset `off` (which must be retained). */
+  byteAt(off: number): number {
+    const i = this.find(off)
+    return this.chunks[i]![off - this.bases[i]!]!
+  }
+
+  /**
+   * Makes `[start, end)` addressable as one buffer without allocating in the
+   * common case: returns the chunk that holds the whole range and sets `rs`/`re`
+   * to its local bounds; if the range straddles chunks, copies it into a reused
+   * scratch buffer (valid until the next call). Used to hash keys in place.
+   */
+  resolve(start: number, end: number): Buffer {
+    if (start === end) {
+      this.rs = 0
+      this.re = 0
+      return EMPTY
+    }
+    const i = this.find(start)
+    const chunk = this.chunks[i]!
+    const local = start - this.bases[i]!
+    if (local + (end - start) <= chunk.length) {
+      this.rs = local
+      this.re = local + (end - start)
+      return chunk
+    }
+    const len = end - start
+    if (this.scratch.length < len)
+      this.scratch = Buffer.allocUnsafe(Math.max(len, this.scratch.length * 2))
+    this.copyOut(start, end, this.scratch, 0)
+    this.rs = 0
+    this.re = len
+    return this.scratch
+  }
+
+  /** The bytes `[start, end)` as a Buffer of their own: a view if contiguous, else a copy. */
+  view(start: number, end: number): Buffer {
+    if (start === end) return EMPTY
+    const i = this.find(start)
+    const chunk = this.chunks[i]!
+    const local = start - this.bases[i]!
+    if (local + (end - start) <= chunk.length) return chunk.subarray(local, local + (end - start))
+    const out = Buffer.allocUnsafe(end - start)
+    this.copyOut(start, end, out, 0)
+    return out
+  }
+
+  /** Copies `[start, end)` into `target` at `at`. */
+  copyOut(start: number, end: number, target: Buffer, at: number): void {
+    let i = this.find(start)
+    let off = start
+    while (off < end) {
+      const chunk = this.chunks[i]!
+      const base = this.bases[i]!
+      const from = off - base
+      const to = Math.min(chunk.length, end - base)
+      chunk.copy(target, at, from, to)
+      at += to - from
+      off = base + to
+      i++
+    }
+  }
+
+  /** Calls `sink.piece` for each chunk piece of `[start, end)`, in order. */
+  pieces(start: number, end: number, sink: PieceSink): void {
+    if (start === end) return
+    let i = this.find(start)
+    let off = start
+    while (off < end) {
+      const chunk = this.chunks[i]!
+      const base = this.bases[i]!
+      const from = off - base
+      const to = Math.min(chunk.length, end - base)
+      sink.piece(chunk, from, to)
+      off = base + to
+      i++
+    }
+  }
+
+  /** True when `[start, end)` equals the ASCII string `lower`, ignoring ASCII case. */
+  equalsIgnoreCase(start: number, end: number, lower: string): boolean {
+    if (end - start !== lower.length) return false
+    const buf = this.resolve(start, end)
+    const s = this.rs
+    for (let k = 0; k < lower.length; k++) {
+      let c = buf[s + k]!
+      if (c >= 65 && c <= 90) c += 32
+      if (c !== lower.charCodeAt(k)) return false
+    }
+    return true
+  }
+}
