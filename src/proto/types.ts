@@ -106,10 +106,10 @@ export interface ClientApi {
   readonly log: ProtoLog
 }
 
-/** Logging as a protocol session may use it. */
+/** Logging as a protocol session may use it (src/log/logger.ts's Logger fits). */
 export interface ProtoLog {
   enabled(level: number): boolean
-  write(level: number, message: string): void
+  log(level: number, module: string, message: string | (() => string)): void
 }
 
 /** Parses one client's requests. */

@@ -1,0 +1,128 @@
+/**
+ * Byte containers of the core: what a message holds (ByteList) and what a
+ * connection is about to write (OutQueue). Both take pieces `buf[start..end)`
+ * of chunks read from sockets and never copy them, except that OutQueue
+ * gathers many small pieces into one buffer at write time, which is cheaper
+ * than handing libuv a long iovec.
+ */
+
+import type { Socket } from 'node:net'
+import type { PieceSink } from '../proto/stream.js'
+
+const EMPTY = Buffer.alloc(0)
+
+/** The bytes of one request or reply: usually one piece, sometimes several. */
+export class ByteList implements PieceSink {
+  private buf: Buffer = EMPTY
+  private start = 0
+  private end = 0
+  /** Every piece, as views, once there is more than one. */
+  private more: Buffer[] | null = null
+  length = 0
+
+  piece(buf: Buffer, start: number, end: number): void {
+    if (end <= start) return
+    if (this.length === 0) {
+      this.buf = buf
+      this.start = start
+      this.end = end
+    } else {
+      if (this.more === null) this.more = [this.buf.subarray(this.start, this.end)]
+      this.more.push(buf.subarray(start, end))
+    }
+    this.length += end - start
+  }
+
+  /** Appends a whole buffer (proxy-made bytes). */
+  append(buf: Buffer): void {
+    this.piece(buf, 0, buf.length)
+  }
+
+  /** Hands every piece to `sink`, in order. */
+  pushTo(sink: PieceSink): void {
+    if (this.more !== null) {
+      for (const b of this.more) sink.piece(b, 0, b.length)
+    } else if (this.length > 0) {
+      sink.piece(this.buf, this.start, this.end)
+    }
+  }
+
+  /** The bytes as one Buffer (a view when there is one piece). For tests and logs. */
+  toBuffer(): Buffer {
+    if (this.more !== null) return Buffer.concat(this.more, this.length)
+    return this.buf.subarray(this.start, this.end)
+  }
+
+  clear(): void {
+    this.buf = EMPTY
+    this.start = 0
+    this.end = 0
+    this.more = null
+    this.length = 0
+  }
+}
+
+/** Pieces this small or smaller are gathered into one buffer before writing. */
+const GATHER_LIMIT = 64 * 1024
+
+/**
+ * The bytes a connection will write at the next flush. Adjacent pieces of the
+ * same chunk merge, so a pipeline of replies that arrived in one chunk goes out
+ * as one view.
+ */
+export class OutQueue implements PieceSink {
+  private bufs: Buffer[] = []
+  private starts: number[] = []
+  private ends: number[] = []
+  private n = 0
+  /** Bytes queued and not yet handed to the socket. */
+  bytes = 0
+
+  piece(buf: Buffer, start: number, end: number): void {
+    if (end <= start) return
+    const last = this.n - 1
+    if (last >= 0 && this.bufs[last] === buf && this.ends[last] === start) {
+      this.ends[last] = end
+    } else {
+      this.bufs[this.n] = buf
+      this.starts[this.n] = start
+      this.ends[this.n] = end
+      this.n++
+    }
+    this.bytes += end - start
+  }
+
+  append(buf: Buffer): void {
+    this.piece(buf, 0, buf.length)
+  }
+
+  get empty(): boolean {
+    return this.n === 0
+  }
+
+  /** Writes everything queued to `socket` and empties the queue. */
+  writeTo(socket: Socket): void {
+    const n = this.n
+    if (n === 0) return
+    if (n === 1) {
+      socket.write(this.bufs[0]!.subarray(this.starts[0], this.ends[0]))
+    } else if (this.bytes <= GATHER_LIMIT) {
+      const out = Buffer.allocUnsafe(this.bytes)
+      let at = 0
+      for (let i = 0; i < n; i++) at += this.bufs[i]!.copy(out, at, this.starts[i], this.ends[i])
+      socket.write(out)
+    } else {
+      socket.cork()
+      for (let i = 0; i < n; i++) socket.write(this.bufs[i]!.subarray(this.starts[i], this.ends[i]))
+      socket.uncork()
+    }
+    this.clear()
+  }
+
+  /** Drops everything queued (the connection is gone). */
+  clear(): void {
+    for (let i = 0; i < this.n; i++) this.bufs[i] = EMPTY
+    this.n = 0
+    this.bytes = 0
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * One client connection of a pool.
+ *
+ * Requests are parsed by the pool's protocol session and queued in arrival
+ * order (Msg.cnext). Replies may complete in any order — different servers,
+ * proxy-made replies, merged fragments — but leave strictly in request order:
+ * only the head of the queue is ever written, and when it completes every
+ * completed message behind it follows. A reply that completes while its
+ * message is the head goes straight into the write queue, without being held
+ * in the message.
+ *
+ * Flow control: past MAX_OUTSTANDING unanswered requests, or MAX_BUFFERED
+ * bytes the client has not read yet, the connection stops reading (the kernel
+ * then pushes back on the client) until it falls below half of both.
+ */
+
+import type { Socket } from 'node:net'
+import type { InputStream, PieceSink } from '../proto/stream.js'
+import {
+  type ClientApi,
+  type ClientSession,
+  F_NOREPLY,
+  type ProtoLog,
+  type ReplyHook,
+  type SplitHook,
+} from '../proto/types.js'
+import { OutQueue } from './bytes.js'
+import { connections } from './counters.js'
+import { type Flushable, markDirty } from './flush.js'
+import { CLOSE_CLEAN, CLOSE_ERROR, CLOSE_NONE, Msg } from './msg.js'
+import type { Pool } from './pool.js'
+
+/** Unanswered requests per client before it stops being read. */
+export const MAX_OUTSTANDING = 4096
+/** Reply bytes buffered for a client that does not read before it stops being read. */
+export const MAX_BUFFERED = 16 * 1024 * 1024
+
+export class ClientConn implements ClientApi, Flushable {
+  dirty = false
+  readonly log: ProtoLog
+  private readonly session: ClientSession
+  private readonly out = new OutQueue()
+  /** Request-order queue. */
+  private head: Msg | null = null
+  private tail: Msg | null = null
+  /** Requests not yet written back. */
+  private outstanding = 0
+  /** No more requests are taken (QUIT, protocol error, or the client's EOF). */
+  private closing = false
+  /** CLOSE_*: end the connection once the queued bytes are written. */
+  private endAfterFlush = CLOSE_NONE
+  /** The client half-closed: answer what it sent, then close. */
+  private eof = false
+  private gone = false
+  private paused = false
+  private sawError = false
+  private counted = false
+  /** The split request being built between beginSplit and endSplit. */
+  private splitMsg: Msg | null = null
+  private nfrag = 0
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly pool: Pool,
+    private readonly onGone: (c: ClientConn) => void,
+  ) {
+    this.log = pool.log
+    this.session = pool.protocol.newClientSession(this)
+    connections.total_connections++
+    connections.curr_connections++
+    pool.counters.client_connections++
+    socket.setNoDelay(true)
+    if (pool.config.tcpkeepalive) socket.setKeepAlive(true)
+    socket.on('data', this.onData)
+    socket.on('end', this.onEnd)
+    socket.on('error', this.onError)
+    socket.on('close', this.onClose)
+    socket.on('drain', this.onDrain)
+  }
+
+  // ---- ClientApi -------------------------------------------------------
+
+  serverFor(buf: Uint8Array, start: number, end: number): number {
+    return this.pool.serverFor(buf, start, end)
+  }
+
+  forward(
+    server: number,
+    stream: InputStream,
+    start: number,
+    end: number,
+    flags: number,
+    hook: ReplyHook | null,
+  ): void {
+    if (this.closing) return
+    const msg = new Msg(this)
+    stream.pieces(start, end, msg.req)
+    this.dispatch(server, msg, flags, hook)
+  }
+
+  forwardBytes(server: number, bytes: Buffer, flags: number, hook: ReplyHook | null): void {
+    if (this.closing) return
+    const msg = new Msg(this)
+    msg.req.append(bytes)
+    this.dispatch(server, msg, flags, hook)
+  }
+
+  private dispatch(server: number, msg: Msg, flags: number, hook: ReplyHook | null): void {
+    msg.flags = flags
+    msg.hook = hook
+    this.link(msg)
+    this.pool.send(server, msg)
+    // noreply: the client expects nothing; the request only has to keep its place.
+    if ((flags & F_NOREPLY) !== 0) this.complete(msg)
+  }
+
+  beginSplit(hook: SplitHook): void {
+    if (this.closing) return
+    const parent = new Msg(this)
+    parent.split = hook
+    // Held at 1 until endSplit, so a fragment failing at once cannot finish it early.
+    parent.pending = 1
+    this.link(parent)
+    this.splitMsg = parent
+    this.nfrag = 0
+  }
+
+  fragment(server: number, bytes: Buffer): void {
+    const parent = this.splitMsg
+    if (parent === null) return
+    const frag = new Msg(null)
+    frag.parent = parent
+    frag.fragIndex = this.nfrag++
+    frag.req.append(bytes)
+    parent.pending++
+    this.pool.counters.fragments++
+    this.pool.send(server, frag)
+  }
+
+  endSplit(): void {
+    const parent = this.splitMsg
+    if (parent === null) return
+    this.splitMsg = null
+    this.pool.splitPartDone(parent)
+  }
+
+  reply(bytes: Buffer): void {
+    if (this.closing) return
+    if (this.head === null) {
+      // Nothing ahead of it: no need to hold it in a message.
+      this.out.append(bytes)
+      markDirty(this)
+      return
+    }
+    const msg = new Msg(this)
+    msg.rep.append(bytes)
+    this.link(msg)
+    this.complete(msg)
+  }
+
+  close(bytes: Buffer | null, clean: boolean): void {
+    if (this.closing) return
+    this.closing = true
+    this.stopReading()
+    const msg = new Msg(this)
+    if (bytes !== null) msg.rep.append(bytes)
+    msg.close = clean ? CLOSE_CLEAN : CLOSE_ERROR
+    this.link(msg)
+    this.complete(msg)
+  }
+
+  // ---- replies ---------------------------------------------------------
+
+  /** Where `msg`'s reply bytes go: straight to the socket queue when it is next in line. */
+  sinkFor(msg: Msg): PieceSink {
+    return msg === this.head ? this.out : msg.rep
+  }
+
+  /** `msg`'s reply is complete; write it and whatever completed behind it. */
+  complete(msg: Msg): void {
+    msg.done = true
+    if (msg !== this.head) return
+    let m: Msg | null = msg
+    while (m !== null && m.done) {
+      m.rep.pushTo(this.out)
+      this.outstanding--
+      m.client = null
+      if (m.close !== CLOSE_NONE) {
+        this.endAfterFlush = m.close
+        m = null
+        break
+      }
+      m = m.cnext
+    }
+    this.head = m
+    if (m === null) this.tail = null
+    markDirty(this)
+  }
+
+  flush(): void {
+    if (this.gone) {
+      this.out.clear()
+      return
+    }
+    this.out.writeTo(this.socket)
+    if (this.endAfterFlush !== CLOSE_NONE) {
+      this.count(this.endAfterFlush === CLOSE_CLEAN)
+      this.socket.end()
+      return
+    }
+    if (this.eof && this.head === null) {
+      this.count(true)
+      this.socket.end()
+      return
+    }
+    if (this.paused) this.maybeResume()
+  }
+
+  // ---- socket events ---------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.closing) return
+    this.session.feed(chunk)
+    if (
+      !this.paused &&
+      (this.outstanding > MAX_OUTSTANDING || this.socket.writableLength > MAX_BUFFERED)
+    ) {
+      this.paused = true
+      this.socket.pause()
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    if (this.paused) this.maybeResume()
+  }
+
+  private maybeResume(): void {
+    if (this.closing) return
+    if (this.outstanding <= MAX_OUTSTANDING / 2 && this.socket.writableLength <= MAX_BUFFERED / 2) {
+      this.paused = false
+      this.socket.resume()
+    }
+  }
+
+  private readonly onEnd = (): void => {
+    // Half-close: answer everything already sent, then close (nutcracker does too).
+    this.eof = true
+    this.closing = true
+    markDirty(this)
+  }
+
+  private readonly onError = (): void => {
+    this.sawError = true
+  }
+
+  private readonly onClose = (): void => {
+    if (this.gone) return
+    this.gone = true
+    this.count(!this.sawError)
+    connections.curr_connections--
+    this.pool.counters.client_connections--
+    // Requests still out complete at their servers; their replies are dropped.
+    for (let m = this.head; m !== null; m = m.cnext) m.client = null
+    this.head = this.tail = null
+    this.out.clear()
+    this.onGone(this)
+  }
+
+  // ---- helpers ---------------------------------------------------------
+
+  private link(msg: Msg): void {
+    this.outstanding++
+    if (this.tail === null) this.head = msg
+    else this.tail.cnext = msg
+    this.tail = msg
+  }
+
+  private stopReading(): void {
+    this.socket.pause()
+  }
+
+  /** Counts the connection's end once: client_eof when clean, client_err otherwise. */
+  private count(clean: boolean): void {
+    if (this.counted) return
+    this.counted = true
+    if (clean) this.pool.counters.client_eof++
+    else this.pool.counters.client_err++
+  }
+
+  /** Closes the connection at once (shutdown). */
+  destroy(): void {
+    this.socket.destroy()
+  }
+}

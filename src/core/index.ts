@@ -1,0 +1,6 @@
+/** The proxy core's public surface. */
+
+export { connections, PoolCounters, ServerCounters } from './counters.js'
+export type { Pool } from './pool.js'
+export { Proxy, type ProxyOptions } from './proxy.js'
+export type { Server } from './server.js'

@@ -1,0 +1,153 @@
+/**
+ * A server pool: its servers, the distribution that places keys on them, and
+ * the request paths every client of the pool shares — dispatch to a server,
+ * failure replies, fragments of split requests, ejection and return.
+ */
+
+import type { PoolConfig } from '../config/types.js'
+import { Placement } from '../hash/placement.js'
+import { F_NOREPLY, type Protocol, type ProtoLog, type ReplyFrame } from '../proto/types.js'
+import { PoolCounters } from './counters.js'
+import { REASON_REFUSED } from './errno.js'
+import type { Msg } from './msg.js'
+import { Server } from './server.js'
+import type { TimeoutList, TimeoutWheel } from './timeouts.js'
+
+export class Pool {
+  readonly counters = new PoolCounters()
+  readonly servers: Server[]
+  readonly placement: Placement
+  /** Timeout list of this pool's requests, or null when `timeout:` is 0 (wait forever). */
+  readonly timeouts: TimeoutList | null
+  /** Hash of the key last placed by serverFor (picks the server connection). */
+  lastHash = 0
+  /** Earliest time (ms) an ejected server may return; Infinity when none is ejected. */
+  private nextRetry = Number.POSITIVE_INFINITY
+  /** Cached failure replies by reason. */
+  private readonly errorReplies = new Map<string, Buffer>()
+  /** Skip hashing when there is nothing to choose. */
+  private readonly trivial: boolean
+
+  constructor(
+    readonly config: PoolConfig,
+    readonly protocol: Protocol,
+    readonly log: ProtoLog,
+    wheel: TimeoutWheel,
+  ) {
+    this.servers = config.servers.map((s, i) => new Server(this, s, i))
+    this.placement = new Placement(config)
+    this.timeouts = config.timeout > 0 ? wheel.list(config.timeout) : null
+    this.trivial = config.servers.length === 1 && config.serverConnections === 1
+  }
+
+  /** Index of the server that owns key[start..end), or -1 when none is live. */
+  serverFor(key: Uint8Array, start: number, end: number): number {
+    if (this.nextRetry !== Number.POSITIVE_INFINITY && Date.now() >= this.nextRetry) this.readmit()
+    if (this.trivial) return 0
+    const p = this.placement
+    if (p.liveCount === 0) return -1
+    const h = p.hashOf(key, start, end)
+    this.lastHash = h
+    if (p.serverCount === 1) return 0
+    return p.distribution.dispatch(h)
+  }
+
+  /** Sends `msg` to server `index` (from serverFor), or fails it when there is none. */
+  send(index: number, msg: Msg): void {
+    const server = index >= 0 ? this.servers[index] : undefined
+    if (server === undefined) {
+      // nutcracker: every server ejected → `Connection refused`, no connect attempt.
+      this.failMsg(msg, REASON_REFUSED)
+      return
+    }
+    server.send(msg, this.lastHash)
+  }
+
+  /** The protocol's failure reply for `reason` (cached). */
+  errorReply(reason: string): Buffer {
+    let b = this.errorReplies.get(reason)
+    if (b === undefined) {
+      b = this.protocol.errorReply(reason)
+      this.errorReplies.set(reason, b)
+    }
+    return b
+  }
+
+  /** A request (or fragment) failed: answer its client with nutcracker's error reply. */
+  failMsg(msg: Msg, reason: string): void {
+    const parent = msg.parent
+    if (parent !== null) {
+      parent.split!.fragmentError(msg.fragIndex, reason)
+      this.splitPartDone(parent)
+      return
+    }
+    const client = msg.client
+    if (client === null || msg.done) return
+    if ((msg.flags & F_NOREPLY) === 0) {
+      this.counters.forward_error++
+      const bytes = this.errorReply(reason)
+      client.sinkFor(msg).piece(bytes, 0, bytes.length)
+    }
+    // noreply: nothing is sent back, also on failure.
+    client.complete(msg)
+  }
+
+  /** A fragment's reply arrived. */
+  fragmentReply(frag: Msg, frame: ReplyFrame): void {
+    const parent = frag.parent!
+    parent.split!.fragmentReply(frag.fragIndex, frame)
+    this.splitPartDone(parent)
+  }
+
+  /** One part of a split request is in (a fragment, or the end of building it). */
+  splitPartDone(parent: Msg): void {
+    if (--parent.pending > 0) return
+    const client = parent.client
+    if (client === null) return
+    parent.split!.finish(client.sinkFor(parent))
+    client.complete(parent)
+  }
+
+  /** Takes `server` out of the distribution for server_retry_timeout ms. */
+  eject(server: Server): void {
+    const now = Date.now()
+    server.retryAt = now + this.config.serverRetryTimeout
+    server.counters.server_ejected_at = now * 1000
+    this.counters.server_ejects++
+    if (server.retryAt < this.nextRetry) this.nextRetry = server.retryAt
+    this.placement.setLive(server.index, false)
+    this.log.log(
+      4,
+      'pool',
+      () => `ejected ${server.label} for ${this.config.serverRetryTimeout} ms`,
+    )
+  }
+
+  /** Puts back every ejected server whose retry time has come (lazily, on the next request). */
+  private readmit(): void {
+    const now = Date.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const s of this.servers) {
+      if (s.retryAt === 0) continue
+      if (s.retryAt <= now) {
+        s.retryAt = 0
+        s.failures = 0
+        this.placement.setLive(s.index, true)
+        this.log.log(6, 'pool', () => `re-added ${s.label}`)
+      } else if (s.retryAt < next) {
+        next = s.retryAt
+      }
+    }
+    this.nextRetry = next
+  }
+
+  /** Opens one connection per server (`preconnect`). */
+  preconnect(): void {
+    for (const s of this.servers) s.preconnect()
+  }
+
+  /** Closes every server connection; outstanding requests fail with `reason`. */
+  close(reason: string): void {
+    for (const s of this.servers) s.close(reason)
+  }
+}

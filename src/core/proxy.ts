@@ -1,0 +1,130 @@
+/**
+ * The proxy: one listener and one Pool per configured pool, in nutcracker's
+ * pool order. Listeners are bound in that order; a bind failure stops the
+ * start-up with nutcracker's message.
+ */
+
+import { chmodSync, unlinkSync } from 'node:fs'
+import { createServer, type Server as NetServer, type Socket } from 'node:net'
+import type { Config, PoolConfig } from '../config/types.js'
+import { ProxyError } from '../errors.js'
+import type { ProtocolFactory, ProtoLog } from '../proto/types.js'
+import { ClientConn } from './client-conn.js'
+import { connections } from './counters.js'
+import { reasonOf } from './errno.js'
+import type { Msg } from './msg.js'
+import { Pool } from './pool.js'
+import { type Timed, TimeoutWheel } from './timeouts.js'
+
+export interface ProxyOptions {
+  readonly log: ProtoLog
+  /** Picks each pool's protocol (the core knows no protocol itself). */
+  readonly protocolFor: ProtocolFactory
+}
+
+export class Proxy {
+  readonly pools: readonly Pool[]
+  private readonly listeners: NetServer[] = []
+  private readonly clients = new Set<ClientConn>()
+  private readonly wheel: TimeoutWheel
+  private readonly log: ProtoLog
+
+  private constructor(
+    readonly config: Config,
+    options: ProxyOptions,
+  ) {
+    this.log = options.log
+    this.wheel = new TimeoutWheel((t: Timed) => {
+      // nutcracker: a timed-out request fails its whole server connection.
+      ;(t as Msg).conn?.timedOut('Connection timed out')
+    })
+    this.pools = config.pools.map(
+      (p) => new Pool(p, options.protocolFor(p), options.log, this.wheel),
+    )
+  }
+
+  /** Binds every pool's listener (in pool order) and starts accepting clients. */
+  static async start(config: Config, options: ProxyOptions): Promise<Proxy> {
+    const proxy = new Proxy(config, options)
+    try {
+      for (const pool of proxy.pools) await proxy.listen(pool)
+    } catch (err) {
+      await proxy.close()
+      throw err
+    }
+    for (const pool of proxy.pools) if (pool.config.preconnect) pool.preconnect()
+    return proxy
+  }
+
+  private listen(pool: Pool): Promise<void> {
+    const cfg = pool.config
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(pool, socket))
+    this.listeners.push(server)
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(bindError(cfg, err))
+      server.once('error', onError)
+      const listening = () => {
+        server.off('error', onError)
+        server.on('error', (err) =>
+          this.log.log(3, 'proxy', `accept on ${cfg.listen.text} failed: ${reasonOf(err)}`),
+        )
+        connections.total_connections++
+        connections.curr_connections++
+        const l = cfg.listen
+        if (l.kind === 'unix' && l.mode !== undefined) chmodSync(l.path, l.mode)
+        this.log.log(5, 'proxy', `p ${cfg.name} listening on ${l.text}`)
+        resolve()
+      }
+      const l = cfg.listen
+      if (l.kind === 'unix') {
+        // nutcracker unlinks a stale socket file before binding.
+        try {
+          unlinkSync(l.path)
+        } catch {
+          // absent: nothing to remove
+        }
+        server.listen({ path: l.path, backlog: cfg.backlog }, listening)
+      } else {
+        server.listen({ host: l.address, port: l.port, backlog: cfg.backlog }, listening)
+      }
+    })
+  }
+
+  private accept(pool: Pool, socket: Socket): void {
+    const limit = pool.config.clientConnections
+    if (limit > 0 && pool.counters.client_connections >= limit) {
+      // Deviation P8: the limit is enforced; the refused client counts as client_err.
+      pool.counters.client_err++
+      socket.on('error', () => {})
+      socket.destroy()
+      return
+    }
+    const client = new ClientConn(socket, pool, (c) => this.clients.delete(c))
+    this.clients.add(client)
+  }
+
+  /** Stops listening, closes every client and server connection. */
+  async close(): Promise<void> {
+    this.wheel.stop()
+    await Promise.all(
+      this.listeners.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (!s.listening) return resolve()
+            connections.curr_connections--
+            s.close(() => resolve())
+          }),
+      ),
+    )
+    for (const c of this.clients) c.destroy()
+    for (const p of this.pools) p.close('Connection closed by proxy')
+  }
+}
+
+function bindError(cfg: PoolConfig, err: Error): ProxyError {
+  return new ProxyError(
+    'NC_ERR_LISTEN',
+    `bind on p ${cfg.name} to addr '${cfg.listen.text}' failed: ${reasonOf(err)}`,
+    { cause: err },
+  )
+}

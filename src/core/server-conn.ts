@@ -1,0 +1,205 @@
+/**
+ * One connection to a backend server, shared by many clients.
+ *
+ *   client A ─┐                        ┌────────── server conn ──────────┐
+ *   client B ─┼─ enqueue(msg) ───────► │ out: request bytes (one write   │ ──► server
+ *   client C ─┘                        │      per event-loop turn)       │
+ *                                      │ queue: msgs awaiting replies,   │ ◄── replies
+ *                                      │        oldest first             │
+ *                                      └─────────────────────────────────┘
+ *
+ * The server answers in the order it was asked, so each reply belongs to the
+ * oldest message in the queue. When anything goes wrong (connect failure,
+ * reset, EOF, a reply that cannot be framed, a stray reply, a timeout) the
+ * connection is closed and every message still in its queue fails with the
+ * same reason, as nutcracker does: a late reply can then never be matched with
+ * a newer request. The next request opens a new connection.
+ */
+
+import { connect, type Socket } from 'node:net'
+import { F_NOREPLY, type ReplyFrame, type ServerApi, type ServerSession } from '../proto/types.js'
+import { OutQueue } from './bytes.js'
+import { connections } from './counters.js'
+import { REASON_INVALID, REASON_UNKNOWN, reasonOf } from './errno.js'
+import { type Flushable, markDirty } from './flush.js'
+import { Msg } from './msg.js'
+import type { Server } from './server.js'
+import { untime } from './timeouts.js'
+
+/** Why a server connection ended, for the server_eof / server_err / server_timedout counters. */
+export const END_EOF = 0
+export const END_ERROR = 1
+export const END_TIMEOUT = 2
+/** Closed by the proxy itself (shutdown, reconfiguration): not a failure. */
+export const END_LOCAL = 3
+
+export class ServerConn implements ServerApi, Flushable {
+  dirty = false
+  private readonly socket: Socket
+  private connected = false
+  /** Set once the connection has failed or been closed; it takes no more requests. */
+  dead = false
+  private readonly out = new OutQueue()
+  private readonly session: ServerSession
+  /** Messages awaiting replies, oldest first (linked through Msg.snext). */
+  private head: Msg | null = null
+  private tail: Msg | null = null
+  /** Requests (and bytes) queued but not yet written / written and awaiting replies. */
+  private inQ = 0
+  private inQBytes = 0
+  /** The part of inQ that expects replies (and so moves to the out queue when written). */
+  private inQReplies = 0
+  private inQReplyBytes = 0
+  private outQ = 0
+  private outQBytes = 0
+
+  constructor(readonly server: Server) {
+    const pool = server.pool
+    this.session = pool.protocol.newServerSession(this)
+    const addr = server.config.address
+    connections.total_connections++
+    connections.curr_connections++
+    this.socket =
+      addr.kind === 'unix'
+        ? connect({ path: addr.path })
+        : connect({ host: server.host, port: addr.port, noDelay: true })
+    this.socket.on('connect', this.onConnect)
+    this.socket.on('data', this.onData)
+    this.socket.on('error', this.onError)
+    this.socket.on('end', this.onEnd)
+    this.socket.on('close', this.onClose)
+    for (const step of pool.protocol.handshake(addr.kind === 'unix')) {
+      const msg = new Msg(null)
+      msg.req.append(step.bytes)
+      msg.handshake = step.check
+      this.enqueue(msg)
+    }
+  }
+
+  /** Queues a request; it is written at the next flush. */
+  enqueue(msg: Msg): void {
+    const len = msg.req.length
+    msg.req.pushTo(this.out)
+    const c = this.server.counters
+    c.requests++
+    c.request_bytes += len
+    c.in_queue++
+    c.in_queue_bytes += len
+    this.inQ++
+    this.inQBytes += len
+    if ((msg.flags & F_NOREPLY) === 0) {
+      this.inQReplies++
+      this.inQReplyBytes += len
+      msg.conn = this
+      msg.snext = null
+      if (this.tail === null) this.head = msg
+      else this.tail.snext = msg
+      this.tail = msg
+      const tl = this.server.pool.timeouts
+      if (tl !== null && msg.handshake === null) tl.add(msg)
+    }
+    markDirty(this)
+  }
+
+  flush(): void {
+    if (!this.connected || this.dead || this.out.empty) return
+    const c = this.server.counters
+    c.in_queue -= this.inQ
+    c.in_queue_bytes -= this.inQBytes
+    // Only requests that expect a reply wait in the out queue.
+    c.out_queue += this.inQReplies
+    c.out_queue_bytes += this.inQReplyBytes
+    this.outQ += this.inQReplies
+    this.outQBytes += this.inQReplyBytes
+    this.inQ = this.inQBytes = this.inQReplies = this.inQReplyBytes = 0
+    this.out.writeTo(this.socket)
+  }
+
+  /** ServerApi: the next reply from the server. */
+  reply(frame: ReplyFrame, flags: number): void {
+    const msg = this.head
+    if (msg === null) {
+      // nutcracker: a reply nobody asked for closes the server connection.
+      this.fail(REASON_INVALID, END_ERROR)
+      return
+    }
+    this.head = msg.snext
+    if (this.head === null) this.tail = null
+    msg.snext = null
+    msg.conn = null
+    untime(msg)
+    this.outQ--
+    this.outQBytes -= msg.req.length
+    const c = this.server.counters
+    c.out_queue--
+    c.out_queue_bytes -= msg.req.length
+    c.responses++
+    c.response_bytes += frame.end - frame.start
+    this.server.delivered(msg, frame, flags)
+  }
+
+  /** ServerApi: the server sent bytes that are not a reply. */
+  fail(reason: string, why: number = END_ERROR): void {
+    if (this.dead) return
+    this.dead = true
+    this.socket.destroy()
+    this.out.clear()
+    const c = this.server.counters
+    c.in_queue -= this.inQ
+    c.in_queue_bytes -= this.inQBytes
+    c.out_queue -= this.outQ
+    c.out_queue_bytes -= this.outQBytes
+    this.inQ = this.inQBytes = this.inQReplies = this.inQReplyBytes = 0
+    this.outQ = this.outQBytes = 0
+    if (this.connected) {
+      this.connected = false
+      c.server_connections--
+    }
+    connections.curr_connections--
+    this.server.connEnded(this, why)
+    let msg = this.head
+    this.head = this.tail = null
+    while (msg !== null) {
+      const next = msg.snext
+      msg.snext = null
+      msg.conn = null
+      untime(msg)
+      this.server.failed(msg, reason)
+      msg = next
+    }
+  }
+
+  /** A request on this connection timed out: the whole connection fails (nutcracker). */
+  timedOut(reason: string): void {
+    this.fail(reason, END_TIMEOUT)
+  }
+
+  /** True while requests are queued or awaiting replies. */
+  get busy(): boolean {
+    return this.head !== null || !this.out.empty
+  }
+
+  private readonly onConnect = (): void => {
+    if (this.dead) return
+    this.connected = true
+    this.server.counters.server_connections++
+    markDirty(this)
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.dead) return
+    this.session.feed(chunk)
+  }
+
+  private readonly onError = (err: Error): void => {
+    this.fail(reasonOf(err), END_ERROR)
+  }
+
+  private readonly onEnd = (): void => {
+    this.fail(REASON_UNKNOWN, END_EOF)
+  }
+
+  private readonly onClose = (): void => {
+    this.fail(REASON_UNKNOWN, END_EOF)
+  }
+}

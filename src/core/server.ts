@@ -1,0 +1,117 @@
+/**
+ * One backend server of a pool: its connections (at most
+ * `server_connections`, opened on demand), its failure count and ejection
+ * state, and its counters.
+ *
+ * A failure is one failed or closed connection, not one request (nutcracker:
+ * three pipelined requests refused together count once). Any reply resets the
+ * count. With `auto_eject_hosts`, `server_failure_limit` consecutive failures
+ * take the server out of the pool's distribution for `server_retry_timeout` ms.
+ */
+
+import type { ServerConfig } from '../config/types.js'
+import { F_FAILURE, type ReplyFrame } from '../proto/types.js'
+import { ServerCounters } from './counters.js'
+import type { Msg } from './msg.js'
+import type { Pool } from './pool.js'
+import { END_EOF, END_LOCAL, END_TIMEOUT, ServerConn } from './server-conn.js'
+
+export class Server {
+  readonly counters = new ServerCounters()
+  /** Host to connect to (the configured name; re-resolution may replace it). */
+  host: string
+  private readonly conns: (ServerConn | null)[]
+  /** Consecutive connection failures. */
+  failures = 0
+  /** When ejected: the time (ms, Date.now()) it may return; 0 when live. */
+  retryAt = 0
+
+  constructor(
+    readonly pool: Pool,
+    readonly config: ServerConfig,
+    /** Position in the pool's internal (sorted) order. */
+    readonly index: number,
+  ) {
+    this.host = config.address.kind === 'tcp' ? config.address.host : ''
+    this.conns = new Array<ServerConn | null>(pool.config.serverConnections).fill(null)
+  }
+
+  /**
+   * Sends `msg`. With several connections per server the connection is picked
+   * by the key's hash, so one client's requests for one key stay in order.
+   */
+  send(msg: Msg, hash: number): void {
+    const n = this.conns.length
+    const slot = n === 1 ? 0 : hash % n
+    let conn = this.conns[slot]!
+    if (conn === null || conn.dead) {
+      conn = new ServerConn(this)
+      this.conns[slot] = conn
+    }
+    msg.server = this
+    conn.enqueue(msg)
+  }
+
+  /** Opens the first connection now (`preconnect`). */
+  preconnect(): void {
+    if (this.conns[0] === null) this.conns[0] = new ServerConn(this)
+  }
+
+  /** A reply for `msg` arrived on one of this server's connections. */
+  delivered(msg: Msg, frame: ReplyFrame, flags: number): void {
+    if ((flags & F_FAILURE) !== 0) this.failure()
+    else this.failures = 0
+    if (msg.handshake !== null) {
+      const problem = msg.handshake(frame)
+      if (problem !== null) this.pool.log.log(3, 'server', () => `${problem} on ${this.label}`)
+      return
+    }
+    if (msg.parent !== null) {
+      this.pool.fragmentReply(msg, frame)
+      return
+    }
+    const client = msg.client
+    if (client === null) return // the client has gone; the reply is dropped
+    const sink = client.sinkFor(msg)
+    if (msg.hook !== null) msg.hook.reply(frame, sink)
+    else frame.stream.pieces(frame.start, frame.end, sink)
+    client.complete(msg)
+  }
+
+  /** `msg` failed at connection level for `reason`. */
+  failed(msg: Msg, reason: string): void {
+    if (msg.handshake !== null) return
+    this.pool.failMsg(msg, reason)
+  }
+
+  /** One of this server's connections ended. */
+  connEnded(conn: ServerConn, why: number): void {
+    const slot = this.conns.indexOf(conn)
+    if (slot >= 0) this.conns[slot] = null
+    if (why === END_LOCAL) return
+    const c = this.counters
+    if (why === END_EOF) c.server_eof++
+    else if (why === END_TIMEOUT) c.server_timedout++
+    else c.server_err++
+    this.failure()
+  }
+
+  /** Counts one failure; ejects the server when the limit is reached. */
+  private failure(): void {
+    this.failures++
+    const cfg = this.pool.config
+    if (!cfg.autoEjectHosts || this.retryAt !== 0) return
+    // nutcracker: a limit of 0 behaves like 1.
+    if (this.failures >= Math.max(1, cfg.serverFailureLimit)) this.pool.eject(this)
+  }
+
+  /** Closes every connection (shutdown); their requests fail with `reason`. */
+  close(reason: string): void {
+    for (const conn of this.conns) conn?.fail(reason, END_LOCAL)
+  }
+
+  /** `pool | server` for logs. */
+  get label(): string {
+    return `${this.pool.config.name} | ${this.config.name}`
+  }
+}
