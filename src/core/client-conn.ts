@@ -181,7 +181,7 @@ export class ClientConn implements ClientApi, Flushable {
     msg.done = true
     if (msg !== this.head) return
     let m: Msg | null = msg
-    while (m !== null && m.done) {
+    while (m?.done) {
       m.rep.pushTo(this.out)
       this.outstanding--
       m.client = null

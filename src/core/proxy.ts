@@ -22,7 +22,7 @@ export interface ProxyOptions {
   readonly protocolFor: ProtocolFactory
 }
 
-export class Proxy {
+export class ProxyServer {
   readonly pools: readonly Pool[]
   private readonly listeners: NetServer[] = []
   private readonly clients = new Set<ClientConn>()
@@ -44,8 +44,8 @@ export class Proxy {
   }
 
   /** Binds every pool's listener (in pool order) and starts accepting clients. */
-  static async start(config: Config, options: ProxyOptions): Promise<Proxy> {
-    const proxy = new Proxy(config, options)
+  static async start(config: Config, options: ProxyOptions): Promise<ProxyServer> {
+    const proxy = new ProxyServer(config, options)
     try {
       for (const pool of proxy.pools) await proxy.listen(pool)
     } catch (err) {
