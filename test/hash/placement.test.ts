@@ -1,9 +1,14 @@
 /** Unit tests of Placement: hash_tag extraction, empty keys, one server, ejection, name order. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { DistributionName, HashName } from '../../src/config/types.js'
+import type { DistributionName, HashName, PoolConfig } from '../../src/config/types.js'
 import { HASHES } from '../../src/hash/index.js'
-import { compareNutcrackerNames, Placement } from '../../src/hash/placement.js'
+import { compareNutcrackerNames, Placement, type PlacementPool } from '../../src/hash/placement.js'
+
+// Compile-time check: a validated PoolConfig can be handed to Placement as is.
+export type PoolConfigIsPlacementPool = PoolConfig extends PlacementPool ? true : never
+const poolConfigFits: PoolConfigIsPlacementPool = true
+void poolConfigFits
 
 const SERVERS = [1, 2, 3, 4, 5].map((i) => ({ name: `10.0.0.${i}:11300`, weight: 1 }))
 
