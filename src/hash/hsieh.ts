@@ -1,6 +1,7 @@
 /**
  * hsieh as nutcracker 0.5.0 computes it (hashkit/nc_hsieh.c): Paul Hsieh's
- * SuperFastHash with two differences from the original, both kept on purpose.
+ * SuperFastHash with two differences from the original, both marked below:
+ * the state starts at 0, and the third byte of a 3-byte tail is sign-extended.
  * 16-bit reads are little-endian and unsigned; the 1-byte tail is unsigned.
  */
 import type { HashFn } from './types.js'
