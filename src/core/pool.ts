@@ -43,9 +43,9 @@ export class Pool {
   /** Index of the server that owns key[start..end), or -1 when none is live. */
   serverFor(key: Uint8Array, start: number, end: number): number {
     if (this.nextRetry !== Number.POSITIVE_INFINITY && Date.now() >= this.nextRetry) this.readmit()
-    if (this.trivial) return 0
     const p = this.placement
     if (p.liveCount === 0) return -1
+    if (this.trivial) return 0
     const h = p.hashOf(key, start, end)
     this.lastHash = h
     if (p.serverCount === 1) return 0
