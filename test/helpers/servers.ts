@@ -195,7 +195,6 @@ class ProcImpl implements Proc {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.exitInfo !== undefined) return
         this.exitInfo = { code, signal }
-        live.delete(this)
         this.#notify()
         resolve(this.exitInfo)
       }
@@ -311,6 +310,9 @@ class ProcImpl implements Proc {
   #removeDir(): void {
     if (this.#dirRemoved) return
     this.#dirRemoved = true
+    // tracked until here, not just until exit, so a process that died on its own still has its
+    // temp dir removed by stopAll()
+    live.delete(this)
     for (const f of this.#keepFiles) {
       try {
         this.#kept.set(f, readFileSync(join(this.dir, f), 'utf8'))
@@ -339,28 +341,28 @@ class ProcImpl implements Proc {
     const ac = new AbortController()
     void this.exited.then(() => ac.abort(new Error('process exited')))
     const deadline = Date.now() + timeoutMs
+    let failure: unknown
     try {
       await this.spawned()
-      while (Date.now() < deadline) {
-        if (ac.signal.aborted) break
+      while (Date.now() < deadline && !ac.signal.aborted) {
         if (await probe(ac.signal).catch(() => false)) return
         await within(this.exited, 25)
       }
-      const why =
-        this.exitInfo !== undefined
-          ? `exited (${fmtExit(this.exitInfo)})`
-          : `timed out (${timeoutMs} ms)`
-      throw new StartError(`${this.name} ${why} before ${what}\n${this.output()}`, this.exitInfo)
     } catch (e) {
-      await this.stop()
-      if (e instanceof StartError) throw e
-      throw new StartError(
-        `${this.name} failed to start: ${String(e)}\n${this.output()}`,
-        undefined,
-      )
+      failure = e
     } finally {
       ac.abort()
     }
+    // stop first: it waits for exit and for stdout/stderr to close, so the output is complete
+    const exit = this.exitInfo
+    await this.stop()
+    const why =
+      failure !== undefined
+        ? `failed to start (${String(failure)})`
+        : exit !== undefined
+          ? `exited (${fmtExit(exit)}) before ${what}`
+          : `timed out (${timeoutMs} ms) before ${what}`
+    throw new StartError(`${this.name} ${why}\n${this.output()}`, exit)
   }
 }
 

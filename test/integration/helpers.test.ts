@@ -5,6 +5,8 @@
  * integration test is suspect.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -27,14 +29,16 @@ import { REPO_ROOT } from '../helpers/shared.js'
 
 const b = (s: string) => Buffer.from(s, 'latin1')
 
+/** True while `pid` runs (a zombie, killed but not yet reaped by its new parent, is dead). */
 function isAlive(pid: number): boolean {
+  let stat: string
   try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'ESRCH')
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  } catch {
     return false
   }
+  // state is the field after "(comm)"
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
 }
 
 /** An in-process TCP server that runs `script` on each connection. */
@@ -286,6 +290,41 @@ describe('redis-server and memcached', () => {
     await m.stop()
     assert.equal(isAlive(m.pid), false)
   })
+})
+
+describe('cleanup when the test process ends', () => {
+  // A child node process starts redis-server and memcached and then ends without stop().
+  const script = (end: string) => `
+    const m = await import(${JSON.stringify(join(REPO_ROOT, 'dist/test/helpers/servers.js'))})
+    const r = await m.startRedis()
+    const mc = await m.startMemcached()
+    process.stderr.write(JSON.stringify({ pids: [r.pid, mc.pid], dirs: [r.dir, mc.dir] }) + '\\n')
+    ${end}
+  `
+
+  for (const [how, end, signal] of [
+    ['process.exit()', 'process.exit(0)', null],
+    ['SIGTERM', 'setInterval(() => {}, 1000)', 'SIGTERM'],
+  ] as const) {
+    test(`servers left running are killed and their dirs removed on ${how}`, async () => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script(end)], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+      let err = ''
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString()
+        if (signal !== null && err.includes('\n')) child.kill(signal)
+      })
+      const [code, sig] = (await once(child, 'close')) as [number | null, string | null]
+      assert.deepEqual([code, sig], signal === null ? [0, null] : [null, signal], err)
+      const { pids, dirs } = JSON.parse(err.split('\n')[0] ?? '') as {
+        pids: number[]
+        dirs: string[]
+      }
+      for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still running`)
+      for (const dir of dirs) assert.equal(existsSync(dir), false, `${dir} left behind`)
+    })
+  }
 })
 
 describe('nutcracker as the reference proxy', () => {
