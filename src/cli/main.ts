@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+/**
+ * The `walnut` executable. All behaviour lives in run.ts; this file binds it to the
+ * process. The exit status is set, not forced, so buffered output is flushed.
+ */
+import { run } from './run.js'
+
+process.exitCode = await run(process.argv.slice(2), {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+})

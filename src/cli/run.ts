@@ -1,0 +1,67 @@
+/**
+ * What `walnut ...` does, as a function of its arguments: dispatch to a subcommand
+ * (`locate`, `hash`: only as the first word), or parse nutcracker's flags and then,
+ * in nutcracker's precedence, print help / version / stats description (-h, -V, -D
+ * win over everything and never read the config), test the config (-t), or start.
+ *
+ * Streams: like nutcracker, everything the main command prints (-h, -V, -D, -t,
+ * errors) goes to stderr, so scripts written for nutcracker keep working; the
+ * subcommands print their results on stdout and errors on stderr.
+ */
+import { Logger, LogOpenError } from '../log/logger.js'
+import { describeStats } from '../stats/metrics.js'
+import { parseArgs, usageText } from './args.js'
+import { invalidConfigText, loadForCli, testConf } from './conf-check.js'
+import { runHash } from './hash-tool.js'
+import type { CliIO } from './io.js'
+import { runLocate } from './locate.js'
+import { startProxy } from './start.js'
+import { BANNER, VERSION } from './version.js'
+
+/** Runs walnut with `argv` (without node and the script path); resolves to the exit status. */
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  if (argv[0] === 'locate') return runLocate(argv.slice(1), io)
+  if (argv[0] === 'hash') return runHash(argv.slice(1), io)
+
+  const parsed = parseArgs(argv)
+  if (!parsed.ok) {
+    io.stderr.write(`walnut: ${parsed.message}\n${usageText()}`)
+    return 1
+  }
+  const options = parsed.options
+  if (options.help || options.version || options.describeStats) {
+    let text = BANNER
+    if (options.help || options.describeStats) text += '\n'
+    if (options.help) text += usageText()
+    if (options.describeStats) text += describeStats()
+    io.stderr.write(text)
+    return 0
+  }
+  if (options.testConf) return testConf(options.confFile, io)
+
+  let logger: Logger
+  try {
+    logger = new Logger({ output: options.output, level: options.verbosity })
+  } catch (err) {
+    if (!(err instanceof LogOpenError)) throw err
+    io.stderr.write(`walnut: ${err.message}\n`)
+    return 1
+  }
+  try {
+    logger.always('cli', `walnut-${VERSION} started on pid ${process.pid}`)
+    const loaded = await loadForCli(options.confFile)
+    if (!loaded.ok) {
+      // The reason goes to stderr with the "invalid" line; a log file gets it too.
+      if (logger.output !== '') logger.error('conf', loaded.reason)
+      io.stderr.write(invalidConfigText(options.confFile, loaded.reason))
+      logger.always('cli', 'done, exiting')
+      return 1
+    }
+    const config = loaded.config
+    logger.always('cli', `configuration '${options.confFile}' loaded: ${config.pools.length} pools`)
+    // The single call site of the proxy: src/core's startProxy replaces start.ts here.
+    return await startProxy(config, options, logger)
+  } finally {
+    logger.close()
+  }
+}
