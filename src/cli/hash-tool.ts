@@ -2,7 +2,7 @@
  * `walnut hash [--hash NAME] [--hex] [KEY ...]`: the unsigned 32-bit value of each
  * key under nutcracker's hash functions (issue 2 §5). With --hash, one line per key,
  * `KEY<TAB>VALUE`; without it, one line per key and function, `KEY<TAB>NAME<TAB>VALUE`,
- * functions in HASH_NAMES order. Keys from the arguments, else one per line on stdin.
+ * functions in the HASHES table order. Keys from the arguments, else one per line on stdin.
  *
  * The value is the function's own result over the whole key, as in the vectors'
  * hash.tsv: no hash_tag, and the empty key gets the function's raw value (routing
@@ -10,7 +10,6 @@
  */
 import { HASH_NAMES, type HashName } from '../config/types.js'
 import { HASHES } from '../hash/index.js'
-import type { HashFn } from '../hash/types.js'
 import type { CliIO } from './io.js'
 import { forEachKey, KeyInputError, OutputBuffer } from './keys.js'
 import { parseToolArgs, type ToolFlag } from './tool-args.js'
@@ -62,8 +61,9 @@ export async function runHash(argv: readonly string[], io: CliIO): Promise<numbe
       out.byte(LF)
     }
   } else {
-    const fns: readonly (readonly [Buffer, HashFn])[] = HASH_NAMES.map(
-      (name) => [Buffer.from(`\t${name}\t`), HASHES[name]] as const,
+    // One label per function, in the HASHES table's order.
+    const fns = Object.entries(HASHES).map(
+      ([name, fn]) => [Buffer.from(`\t${name}\t`), fn] as const,
     )
     onKey = (key, ks, ke, echo, es, ee) => {
       for (const [label, fn] of fns) {
