@@ -35,24 +35,35 @@ export interface ConfigLocation {
 /**
  * A configuration mistake. `reason` is nutcracker's own log text (e.g.
  * `directive "hash" is not a valid hash`), so operators can grep for it;
- * `message` adds file, line:column, pool and key (deviation P1).
+ * `message` adds file, line:column, pool and key (deviation P1), and `detail`
+ * when there is one: what nutcracker logs on a line of its own before the reason
+ * (`address resolution of node 'x' service '1' failed: ...`) or the YAML parser's
+ * own description of a syntax error.
  */
 export class ConfigError extends ProxyError {
   readonly reason: string
   readonly location: ConfigLocation
-  constructor(reason: string, location: ConfigLocation, options?: { cause?: unknown }) {
-    super('NC_ERR_CONFIG', formatConfigError(reason, location), options)
+  readonly detail: string | undefined
+  constructor(
+    reason: string,
+    location: ConfigLocation,
+    options?: { cause?: unknown; detail?: string },
+  ) {
+    const cause = options?.cause !== undefined ? { cause: options.cause } : undefined
+    super('NC_ERR_CONFIG', formatConfigError(reason, location, options?.detail), cause)
     this.name = 'ConfigError'
     this.reason = reason
     this.location = location
+    this.detail = options?.detail
   }
 }
 
-function formatConfigError(reason: string, loc: ConfigLocation): string {
+function formatConfigError(reason: string, loc: ConfigLocation, detail?: string): string {
   let where = loc.file
   if (loc.line !== undefined) where += `:${loc.line}:${loc.column ?? 1}`
   const ctx: string[] = []
   if (loc.pool !== undefined) ctx.push(`pool '${loc.pool}'`)
   if (loc.key !== undefined) ctx.push(`key '${loc.key}'`)
-  return `${where}: ${ctx.length > 0 ? `${ctx.join(', ')}: ` : ''}${reason}`
+  const tail = detail !== undefined ? ` (${detail})` : ''
+  return `${where}: ${ctx.length > 0 ? `${ctx.join(', ')}: ` : ''}${reason}${tail}`
 }
