@@ -112,8 +112,9 @@ async function apply(
 ): Promise<void> {
   const key = keyNode.value
   const at = (offset: number) => yaml.locate(offset, draft.name, key)
-  if (value.value === '')
+  if (value.value === '') {
     throw new ConfigError(`directive "${key}" has an empty value`, at(emptyAt))
+  }
   const row = KEY_ROWS.get(key)
   if (row === undefined) throw new ConfigError(`directive "${key}" is unknown`, at(keyNode.offset))
   if (!row.list && draft.values.has(key)) {
@@ -133,6 +134,6 @@ async function apply(
     const entry = parsed as ReturnType<typeof row.parse>
     draft.servers.push({ ...entry, index: draft.servers.length, at: value.offset })
   } else {
-    draft.values.set(key, { value: parsed, keyAt: keyNode.offset, valueAt: value.offset })
+    draft.values.set(key, { value: parsed, valueAt: value.offset })
   }
 }

@@ -9,15 +9,14 @@
  * then defaults, nutcracker's sort of servers and pools, and a deep freeze.
  */
 import { ConfigError } from '../errors.js'
-import { KEY_ROWS, POOL_KEYS, type ServerEntry } from './keys.js'
+import { POOL_KEYS, type ServerEntry } from './keys.js'
 import { firstDuplicate, sortByName } from './names.js'
 import type { Config, ListenAddress, PoolConfig, ServerConfig } from './types.js'
 import type { YamlConfig } from './yaml-shape.js'
 
-/** A value read from the file, with where its key and value sit. */
+/** A value read from the file, with where it sits. */
 export interface DraftValue {
   readonly value: unknown
-  readonly keyAt: number
   readonly valueAt: number
 }
 
@@ -125,9 +124,4 @@ function deepFreeze<T>(value: T): T {
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value
   for (const v of Object.values(value)) deepFreeze(v)
   return Object.freeze(value)
-}
-
-/** True when `key` is a known pool key (for callers listing keys). */
-export function isPoolKey(key: string): boolean {
-  return KEY_ROWS.has(key)
 }

@@ -72,12 +72,7 @@ export function readYaml(input: string | Uint8Array, path: string): YamlConfig {
   checkCharacters(text, path)
 
   const tokens = [...new Parser(lines.addNewLine).parse(text)]
-  const docs = [
-    ...new Composer({ schema: 'failsafe', uniqueKeys: false, stringKeys: false }).compose(
-      tokens,
-      true,
-    ),
-  ]
+  const docs = [...new Composer({ schema: 'failsafe', uniqueKeys: false }).compose(tokens, true)]
 
   // 1. syntax: libyaml loads every document before anything else is looked at.
   const marks = tokenMarks(tokens)
@@ -98,9 +93,7 @@ export function readYaml(input: string | Uint8Array, path: string): YamlConfig {
   if (syntax !== undefined) {
     throw new ConfigError(
       `failed (err ${syntax.err}) to get the next yaml document`,
-      {
-        ...locate(syntax.offset),
-      },
+      locate(syntax.offset),
       { detail: syntax.detail },
     )
   }
@@ -120,7 +113,7 @@ export function readYaml(input: string | Uint8Array, path: string): YamlConfig {
   }
 
   // 3. the first token nutcracker refuses, in file order.
-  const bad = marks.find((m) => m.code !== 0)
+  const bad = marks[0]
   if (bad !== undefined) {
     throw new ConfigError(`${bad.label} token (${bad.code}) is disallowed`, locate(bad.offset))
   }
@@ -237,10 +230,10 @@ function libyamlError(e: YAMLError): number {
   }
 }
 
-/** A CST token of interest: disallowed (code > 0) or an alias to check. */
+/** A CST token nutcracker refuses; aliases also say whether their anchor exists. */
 interface Mark {
   readonly offset: number
-  /** libyaml's token type number; 0 for allowed tokens recorded for other reasons. */
+  /** libyaml's token type number. */
   readonly code: number
   readonly label: string
   readonly source: string
@@ -261,7 +254,7 @@ const DISALLOWED: Readonly<Record<string, readonly [number, string]>> = {
   tag: [20, 'tag'],
 }
 
-/** Every disallowed token in the CST, sorted by offset; aliases note a missing anchor. */
+/** Every disallowed token in the CST, in file order; aliases note a missing anchor. */
 function tokenMarks(tokens: readonly CST.Token[]): Mark[] {
   const marks: Mark[] = []
   for (const top of tokens) {

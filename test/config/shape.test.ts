@@ -452,3 +452,49 @@ describe('accepted YAML', () => {
     assert.equal(pool.redisAuth, 'sec ret')
   })
 })
+
+describe('nutcracker oddities kept', () => {
+  test('the one sequence may belong to another key: each item goes to that key', async () => {
+    const pool = onlyPool(
+      await load(yaml('alpha:', LISTEN, '  servers: 127.0.0.1:24101:1', '  hash:', '   - md5')),
+    )
+    assert.equal(pool.hash, 'md5')
+    assert.deepEqual(
+      pool.servers.map((s) => s.name),
+      ['127.0.0.1:24101'],
+    )
+  })
+
+  test('no servers at all (the sequence is elsewhere): pool has no servers', async () => {
+    // nutcracker only logs this and starts a pool without servers; walnut refuses it
+    await rejects(yaml('alpha:', LISTEN, '  hash:', '   - md5'), {
+      reason: "pool 'alpha' has no servers",
+      line: 1,
+      column: 1,
+      pool: 'alpha',
+      key: 'servers',
+    })
+  })
+
+  test('a sequence as an explicit key: invalid "key:value" at depth 2', async () => {
+    await rejects(yaml('alpha:', LISTEN, '  ? - a', '  : b', ...SERVERS), {
+      reason: `'test.yml' has invalid "key:value" at depth 2`,
+      line: 3,
+      column: 5,
+      pool: 'alpha',
+    })
+  })
+
+  test('a mapping as an explicit pool name: more than one "key:value" at depth 1', async () => {
+    // the position of an explicit-key mapping is whatever the yaml package
+    // reports (the `:` of `a: b`); only the reason is pinned here
+    await assert.rejects(load(yaml('? a: b', ': c')), {
+      reason: `'test.yml' has more than one "key:value" at depth 1`,
+    })
+  })
+
+  test('CRLF line ends', async () => {
+    const pool = onlyPool(await load(base().replaceAll('\n', '\r\n')))
+    assert.equal(pool.listen.text, '127.0.0.1:24201')
+  })
+})
