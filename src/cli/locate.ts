@@ -10,8 +10,6 @@
  * server live; nothing touches the network. The per-server `\tINDEX\tSERVER\n` tails
  * are built once, so a key costs one hash and two buffer copies.
  */
-import { readFile } from 'node:fs/promises'
-import { readYaml } from '../config/yaml-shape.js'
 import { Placement } from '../hash/placement.js'
 import { invalidConfigText, loadForCli } from './conf-check.js'
 import type { CliIO } from './io.js'
@@ -34,16 +32,6 @@ export const LOCATE_USAGE =
   '  --hex             : keys are given as hex of their bytes (on stdin an empty line is the empty key)\n' +
   '  keys come from the arguments, else one per line on stdin; output: key, index in servers:, server\n'
 
-/**
- * The name of the pool written first in the file. Config.pools is in nutcracker's
- * sorted order and does not record file order, so this asks the config layer's YAML
- * reader for the pool names as written (the file has just been validated).
- * Interface note: a `PoolConfig.index` like ServerConfig's would make this a lookup.
- */
-async function firstPoolInFile(path: string): Promise<string | undefined> {
-  return readYaml(await readFile(path), path).pools[0]?.name.value
-}
-
 export async function runLocate(argv: readonly string[], io: CliIO): Promise<number> {
   const args = parseToolArgs(argv, FLAGS)
   if (!args.ok) {
@@ -64,8 +52,10 @@ export async function runLocate(argv: readonly string[], io: CliIO): Promise<num
     io.stderr.write(invalidConfigText(path, loaded.reason))
     return 1
   }
-  const wanted = poolName ?? (await firstPoolInFile(path))
-  const pool = loaded.config.pools.find((p) => p.name === wanted)
+  // Without --pool: the pool written first in the file (pools are held in nutcracker's order).
+  const pool = loaded.config.pools.find((p) =>
+    poolName === undefined ? p.index === 0 : p.name === poolName,
+  )
   if (pool === undefined) {
     io.stderr.write(`walnut locate: no pool '${poolName}' in '${path}'\n`)
     return 1

@@ -66,6 +66,8 @@ export interface ServerConfig {
 
 export interface PoolConfig {
   readonly name: string
+  /** 0-based position of the pool in the file (file order). */
+  readonly index: number
   readonly listen: ListenAddress
   readonly hash: HashName
   /** Exactly two bytes (open, close), or undefined. */

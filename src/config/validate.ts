@@ -41,7 +41,7 @@ export function validateConfig(drafts: readonly PoolDraft[], yaml: YamlConfig): 
   if (drafts.length === 0) throw new ConfigError(`'${path}' has no pools`, { file: path })
 
   const built: { pool: PoolConfig; draft: PoolDraft }[] = []
-  for (const draft of drafts) built.push({ pool: validatePool(draft, yaml), draft })
+  drafts.forEach((draft, index) => built.push({ pool: validatePool(draft, index, yaml), draft }))
 
   // nutcracker sorts by the listen string as written and reports the first equal
   // neighbours; a stable sort keeps file order between them.
@@ -72,14 +72,14 @@ export function validateConfig(drafts: readonly PoolDraft[], yaml: YamlConfig): 
   return deepFreeze({ path, pools: byName.map((b) => b.pool) })
 }
 
-function validatePool(draft: PoolDraft, yaml: YamlConfig): PoolConfig {
+function validatePool(draft: PoolDraft, index: number, yaml: YamlConfig): PoolConfig {
   const { name, values } = draft
   const fail = (reason: string, at: number, key: string): never => {
     throw new ConfigError(reason, yaml.locate(at, name, key))
   }
   if (!values.has('listen')) fail('directive "listen:" is missing', draft.nameAt, 'listen')
 
-  const fields: Record<string, unknown> = { name }
+  const fields: Record<string, unknown> = { name, index }
   for (const row of POOL_KEYS) {
     if (row.list) continue
     const v = values.get(row.key)
