@@ -29,7 +29,8 @@ export class ProxyServer {
   private readonly wheel: TimeoutWheel
   private readonly log: ProtoLog
 
-  private constructor(
+  /** Builds the pools; nothing listens or connects until `listen`. */
+  constructor(
     readonly config: Config,
     options: ProxyOptions,
   ) {
@@ -43,20 +44,25 @@ export class ProxyServer {
     )
   }
 
-  /** Binds every pool's listener (in pool order) and starts accepting clients. */
+  /** Builds the pools, binds every listener (in pool order) and starts accepting clients. */
   static async start(config: Config, options: ProxyOptions): Promise<ProxyServer> {
     const proxy = new ProxyServer(config, options)
-    try {
-      for (const pool of proxy.pools) await proxy.listen(pool)
-    } catch (err) {
-      await proxy.close()
-      throw err
-    }
-    for (const pool of proxy.pools) if (pool.config.preconnect) pool.preconnect()
+    await proxy.listen()
     return proxy
   }
 
-  private listen(pool: Pool): Promise<void> {
+  /** Binds every pool's listener in pool order; on a failure, closes what was bound. */
+  async listen(): Promise<void> {
+    try {
+      for (const pool of this.pools) await this.listenPool(pool)
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+    for (const pool of this.pools) if (pool.config.preconnect) pool.preconnect()
+  }
+
+  private listenPool(pool: Pool): Promise<void> {
     const cfg = pool.config
     const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(pool, socket))
     this.listeners.push(server)
