@@ -77,35 +77,59 @@ export interface RedisSettings {
 
 const PLACEHOLDER = Buffer.from('placeholder')
 
-const PONG = Buffer.from('+PONG\r\n')
-const OK = Buffer.from('+OK\r\n')
-const NULL_BULK = Buffer.from('$-1\r\n')
-const NOAUTH = Buffer.from('-NOAUTH Authentication required\r\n')
-const NO_PASSWORD_SET = Buffer.from('-ERR Client sent AUTH, but no password is set\r\n')
-const NO_PASSWORD_CONFIGURED = Buffer.from(
-  '-ERR AUTH <password> called without any password configured for the default user. ' +
-    'Are you sure your configuration is correct?\r\n',
-)
-const INVALID_PASSWORD = Buffer.from('-ERR invalid password\r\n')
-const WRONGPASS = Buffer.from('-WRONGPASS invalid username-password pair or user is disabled.\r\n')
-const SYNTAX_ERROR = Buffer.from('-ERR syntax error\r\n')
-const NOT_INTEGER = Buffer.from('-ERR value is not an integer or out of range\r\n')
-const NOT_INT_RANGE = Buffer.from(
-  '-ERR value is out of range, value must between -2147483648 and 2147483647\r\n',
-)
-const DB_OUT_OF_RANGE = Buffer.from('-ERR DB index is out of range\r\n')
-const KEYS_NEGATIVE = Buffer.from("-ERR Number of keys can't be negative\r\n")
-const KEYS_TOO_MANY = Buffer.from("-ERR Number of keys can't be greater than number of args\r\n")
-const NOPROTO = Buffer.from('-NOPROTO unsupported protocol version\r\n')
-const HELLO_VERSION = Buffer.from('-ERR Protocol version is not an integer or out of range\r\n')
-const HELLO_NOAUTH = Buffer.from(
-  '-NOAUTH HELLO must be called with the client already authenticated, otherwise the ' +
+/**
+ * Every fixed reply walnut makes, without its CRLF. docs/redis.md lists each one
+ * (test/proto/redis/docs.test.ts checks); texts are redis's or nutcracker's
+ * unless the docs say otherwise.
+ */
+export const REPLIES = {
+  pong: '+PONG',
+  ok: '+OK',
+  nullBulk: '$-1',
+  noauth: '-NOAUTH Authentication required',
+  noPasswordSet: '-ERR Client sent AUTH, but no password is set',
+  noPasswordConfigured:
+    '-ERR AUTH <password> called without any password configured for the default user. ' +
+    'Are you sure your configuration is correct?',
+  invalidPassword: '-ERR invalid password',
+  wrongpass: '-WRONGPASS invalid username-password pair or user is disabled.',
+  syntaxError: '-ERR syntax error',
+  notInteger: '-ERR value is not an integer or out of range',
+  notIntRange: '-ERR value is out of range, value must between -2147483648 and 2147483647',
+  dbOutOfRange: '-ERR DB index is out of range',
+  keysNegative: "-ERR Number of keys can't be negative",
+  keysTooMany: "-ERR Number of keys can't be greater than number of args",
+  noproto: '-NOPROTO unsupported protocol version',
+  helloVersion: '-ERR Protocol version is not an integer or out of range',
+  helloNoauth:
+    '-NOAUTH HELLO must be called with the client already authenticated, otherwise the ' +
     'HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and ' +
-    'select the RESP protocol version at the same time\r\n',
-)
-const BAD_CLIENT_NAME = Buffer.from(
-  '-ERR Client names cannot contain spaces, newlines or special characters.\r\n',
-)
+    'select the RESP protocol version at the same time',
+  badClientName: '-ERR Client names cannot contain spaces, newlines or special characters.',
+} as const
+
+function line(text: string): Buffer {
+  return Buffer.from(`${text}\r\n`, 'latin1')
+}
+
+const PONG = line(REPLIES.pong)
+const OK = line(REPLIES.ok)
+const NULL_BULK = line(REPLIES.nullBulk)
+const NOAUTH = line(REPLIES.noauth)
+const NO_PASSWORD_SET = line(REPLIES.noPasswordSet)
+const NO_PASSWORD_CONFIGURED = line(REPLIES.noPasswordConfigured)
+const INVALID_PASSWORD = line(REPLIES.invalidPassword)
+const WRONGPASS = line(REPLIES.wrongpass)
+const SYNTAX_ERROR = line(REPLIES.syntaxError)
+const NOT_INTEGER = line(REPLIES.notInteger)
+const NOT_INT_RANGE = line(REPLIES.notIntRange)
+const DB_OUT_OF_RANGE = line(REPLIES.dbOutOfRange)
+const KEYS_NEGATIVE = line(REPLIES.keysNegative)
+const KEYS_TOO_MANY = line(REPLIES.keysTooMany)
+const NOPROTO = line(REPLIES.noproto)
+const HELLO_VERSION = line(REPLIES.helloVersion)
+const HELLO_NOAUTH = line(REPLIES.helloNoauth)
+const BAD_CLIENT_NAME = line(REPLIES.badClientName)
 const DEFAULT_USER = Buffer.from('default')
 
 const CMD_AUTH = commandIndex('auth')

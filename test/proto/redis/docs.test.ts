@@ -14,6 +14,9 @@ import {
   COMMANDS,
   type CommandSpec,
 } from '../../../src/proto/redis/commands.js'
+import { INVALID_ARGUMENT } from '../../../src/proto/redis/merge.js'
+import { PROTOCOL_ERRORS } from '../../../src/proto/redis/request-parser.js'
+import { REPLIES } from '../../../src/proto/redis/session.js'
 import { REPO_ROOT } from '../../helpers/shared.js'
 
 const DOC = join(REPO_ROOT, 'docs', 'redis.md')
@@ -89,6 +92,26 @@ describe('docs/redis.md', () => {
       rows(want),
       'docs/redis.md is out of date: run the tests with WALNUT_WRITE_DOCS=1',
     )
+  })
+
+  it('the reply catalogue lists every fixed reply and protocol error text', () => {
+    const doc = readFileSync(DOC, 'utf8')
+    const a = doc.indexOf('<!-- BEGIN REPLY CATALOGUE -->')
+    const b = doc.indexOf('<!-- END REPLY CATALOGUE -->')
+    assert.ok(a >= 0 && b > a, 'reply catalogue markers missing')
+    const catalogue = doc.slice(a, b)
+    const texts: string[] = [
+      ...Object.values(REPLIES),
+      ...Object.values(PROTOCOL_ERRORS)
+        .filter((t) => !t.endsWith("'"))
+        .map((t) => `-ERR ${t}`),
+      "-ERR Protocol error: expected '$', got 'X'",
+      `-ERR ${INVALID_ARGUMENT}`,
+    ]
+    for (const text of texts) {
+      // A table cell holds the text in backticks, possibly followed by more.
+      assert.ok(catalogue.includes(`\`${text}`), `docs/redis.md does not list ${text}`)
+    }
   })
 
   it('covers every redis 7.0 command: 240 names, 135 forwarded as nutcracker does', () => {
