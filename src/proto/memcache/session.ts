@@ -1,0 +1,437 @@
+/**
+ * memcache client and server sessions: what walnut does with each parsed
+ * request and reply (../shared/spec/memcache.md §3-§4, deviations M1-M7).
+ *
+ * Client side, per request:
+ *  - one key (get/gets with one key, storage, cas, delete, incr, decr, touch):
+ *    the original bytes go to the key's server;
+ *  - `version`: to the server of the literal key `placeholder` (nutcracker);
+ *  - `quit`: not forwarded; earlier replies are flushed, then close;
+ *  - get/gets with 2+ keys: split into one `get k1 k2 \r\n` per server that
+ *    owns keys, in server-index order, and merged back by GetMerge (M5-M7);
+ *  - REJECT: the parser's error reply (none for noreply), connection kept;
+ *  - FATAL: the error reply after every earlier reply, then close.
+ *
+ * Server side: frames replies and hands each to the core; a line that is not a
+ * memcached reply fails the server connection with `Invalid argument`, the
+ * text nutcracker gives the client in that case.
+ */
+
+import { InputStream, type PieceSink } from '../stream.js'
+import {
+  type ClientApi,
+  type ClientSession,
+  F_NOREPLY,
+  type ReplyFrame,
+  type ServerApi,
+  type ServerSession,
+  type SplitHook,
+} from '../types.js'
+import { CMD_GET, CMD_GETS, CMD_QUIT, CMD_VERSION } from './commands.js'
+import {
+  MC_CLIENT_ERROR,
+  MC_END,
+  MC_ERROR,
+  MC_SERVER_ERROR,
+  MC_VALUE,
+  type MemcacheReplyFrame,
+  ReplyParser,
+  RP_ERROR,
+  RP_FRAME,
+} from './reply-parser.js'
+import {
+  FATAL,
+  REJECT,
+  REQUEST,
+  RequestParser,
+  type RequestParserOptions,
+} from './request-parser.js'
+
+const PLACEHOLDER = Buffer.from('placeholder', 'latin1')
+const GET = Buffer.from('get', 'latin1')
+const GETS = Buffer.from('gets', 'latin1')
+const END = Buffer.from('END\r\n', 'latin1')
+const SERVER_ERROR = Buffer.from('SERVER_ERROR ', 'latin1')
+const SP = 0x20
+const CR = 0x0d
+const LF = 0x0a
+
+/** `SERVER_ERROR <reason>\r\n`: the one reply walnut makes up for a failed request. */
+export function serverError(reason: string): Buffer {
+  return Buffer.from(`SERVER_ERROR ${reason}\r\n`, 'latin1')
+}
+
+/** nutcracker's text when a server answers something it cannot use. */
+const INVALID_ARGUMENT = 'Invalid argument'
+
+export class MemcacheClientSession implements ClientSession {
+  private readonly stream = new InputStream()
+  private readonly parser: RequestParser
+  private readonly api: ClientApi
+  /** After quit or FATAL: input is ignored. */
+  private done = false
+
+  // Reused scratch for splitting multi-gets, indexed by key or by server.
+  private keyNext = new Int32Array(64)
+  private serverHead = new Int32Array(8)
+  private serverTail = new Int32Array(8)
+  private serverBytes = new Float64Array(8)
+  private touched = new Int32Array(8)
+
+  constructor(api: ClientApi, options: RequestParserOptions = {}, servers = 0) {
+    this.api = api
+    this.parser = new RequestParser(this.stream, options)
+    if (servers + 1 > this.serverHead.length) this.growServers(servers + 1)
+    this.serverHead.fill(-1)
+  }
+
+  get pending(): number {
+    return this.done ? 0 : this.stream.end - this.parser.consumed
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.done) return
+    const stream = this.stream
+    const p = this.parser
+    stream.push(chunk)
+    for (;;) {
+      const st = p.next()
+      if (st === REQUEST) {
+        this.request(p)
+        if (this.done) return
+        stream.release(p.end)
+      } else if (st === REJECT) {
+        // memcached sends nothing back for a noreply request, errors included.
+        if (!p.noreply) this.api.reply(p.rejectReply)
+        stream.release(p.lineEnd)
+      } else if (st === FATAL) {
+        this.done = true
+        this.api.close(p.rejectReply, false)
+        return
+      } else {
+        stream.release(p.consumed)
+        return
+      }
+    }
+  }
+
+  private request(p: RequestParser): void {
+    const api = this.api
+    const stream = this.stream
+    switch (p.kind) {
+      case CMD_QUIT:
+        // Not forwarded; the core flushes earlier replies, then closes (client_eof).
+        this.done = true
+        api.close(null, true)
+        return
+      case CMD_VERSION:
+        // nutcracker: routed as if its key were `placeholder`.
+        api.forward(
+          api.serverFor(PLACEHOLDER, 0, PLACEHOLDER.length),
+          stream,
+          p.start,
+          p.end,
+          0,
+          null,
+        )
+        return
+      case CMD_GET:
+      case CMD_GETS:
+        if (p.nkeys > 1) {
+          this.split(p)
+          return
+        }
+        break
+    }
+    const buf = stream.resolve(p.keyStart(0), p.keyEnd(0))
+    const server = api.serverFor(buf, stream.rs, stream.re)
+    api.forward(server, stream, p.start, p.end, p.noreply ? F_NOREPLY : 0, null)
+  }
+
+  /**
+   * nutcracker's multi-get split (spec §4): one sub-request per server owning
+   * keys, `get k1 k2 \r\n` with the keys in request order, duplicates kept,
+   * one space between, a trailing space before CRLF; in server-index order.
+   */
+  private split(p: RequestParser): void {
+    const api = this.api
+    const stream = this.stream
+    const n = p.nkeys
+    if (this.keyNext.length < n) this.keyNext = new Int32Array(Math.max(n, this.keyNext.length * 2))
+    const keyNext = this.keyNext
+    // Per-server lists are indexed by server + 1: serverFor answers -1 when
+    // every server is ejected, and the core fails such a fragment itself.
+    let ntouched = 0
+    for (let j = 0; j < n; j++) {
+      const start = p.keyStart(j)
+      const end = p.keyEnd(j)
+      const buf = stream.resolve(start, end)
+      const s = api.serverFor(buf, stream.rs, stream.re)
+      const slot = s + 1
+      if (slot >= this.serverHead.length) this.growServers(slot + 1)
+      keyNext[j] = -1
+      if (this.serverHead[slot] === -1) {
+        this.serverHead[slot] = j
+        this.serverBytes[slot] = 0
+        if (ntouched === this.touched.length) this.growTouched()
+        this.touched[ntouched++] = s
+      } else {
+        keyNext[this.serverTail[slot]!] = j
+      }
+      this.serverTail[slot] = j
+      this.serverBytes[slot] = this.serverBytes[slot]! + 1 + (end - start)
+    }
+    // Server-index order; few servers per request, so insertion sort.
+    const touched = this.touched
+    for (let a = 1; a < ntouched; a++) {
+      const v = touched[a]!
+      let k = a - 1
+      while (k >= 0 && touched[k]! > v) {
+        touched[k + 1] = touched[k]!
+        k--
+      }
+      touched[k + 1] = v
+    }
+    const verb = p.kind === CMD_GETS ? GETS : GET
+    const merge = new GetMerge(n, ntouched)
+    api.beginSplit(merge)
+    for (let f = 0; f < ntouched; f++) {
+      const s = touched[f]!
+      const slot = s + 1
+      const bytes = Buffer.allocUnsafe(verb.length + this.serverBytes[slot]! + 3)
+      verb.copy(bytes, 0)
+      let at = verb.length
+      for (let j = this.serverHead[slot]!; j !== -1; j = keyNext[j]!) {
+        bytes[at++] = SP
+        const start = p.keyStart(j)
+        const end = p.keyEnd(j)
+        stream.copyOut(start, end, bytes, at)
+        merge.addKey(f, j, at, end - start)
+        at += end - start
+      }
+      // nutcracker: a trailing space before CRLF.
+      bytes[at++] = SP
+      bytes[at++] = CR
+      bytes[at] = LF
+      merge.setFragment(f, bytes)
+      this.serverHead[slot] = -1
+      api.fragment(s, bytes)
+    }
+    api.endSplit()
+  }
+
+  private growServers(size: number): void {
+    const head = new Int32Array(size).fill(-1)
+    head.set(this.serverHead)
+    this.serverHead = head
+    const tail = new Int32Array(size)
+    tail.set(this.serverTail)
+    this.serverTail = tail
+    const bytes = new Float64Array(size)
+    bytes.set(this.serverBytes)
+    this.serverBytes = bytes
+  }
+
+  private growTouched(): void {
+    const t = new Int32Array(this.touched.length * 2)
+    t.set(this.touched)
+    this.touched = t
+  }
+}
+
+/**
+ * Merges the replies to a multi-get's fragments into one `VALUE ... END`
+ * reply, built from views of the servers' reply chunks (values are not copied).
+ *
+ * M5: items come out in request order. For each requested key, in order, the
+ * next unused item of its fragment's reply is taken if that item's key equals
+ * the requested key (memcached answers in request order, skipping misses, and
+ * repeats duplicates), so misses leave no hole and duplicates appear as often
+ * as requested and found. Items a server sent out of order are dropped.
+ * M6: a fragment that fails at connection level → `SERVER_ERROR <reason>\r\n`
+ * for the whole request; M7: a fragment answered with an error line →
+ * `SERVER_ERROR <the server's line>` (see docs/memcache.md). Either way the
+ * client connection stays usable; with several failures the lowest fragment
+ * index wins (deterministic).
+ */
+export class GetMerge implements SplitHook, PieceSink {
+  /** Per requested key (request order): its fragment, and its bytes inside that fragment's request. */
+  private readonly keyFrag: Int32Array
+  private readonly keyOff: Int32Array
+  private readonly keyLen: Int32Array
+  /** Next requested key of the same fragment, -1 at the end. */
+  private readonly keyNext: Int32Array
+  /** Per fragment: first and last requested key, and the request bytes (they hold the keys). */
+  private readonly fragHead: Int32Array
+  private readonly fragTail: Int32Array
+  private readonly frags: Buffer[]
+  /** Per requested key: pieces [first, end) of its item in the lists below; first = -1: missing. */
+  private readonly pieceFirst: Int32Array
+  private readonly pieceEnd: Int32Array
+  private readonly bufs: Buffer[] = []
+  private readonly starts: number[] = []
+  private readonly ends: number[] = []
+  private failedFrag = -1
+  private failure: Buffer | null = null
+
+  constructor(nkeys: number, nfrags: number) {
+    this.keyFrag = new Int32Array(nkeys)
+    this.keyOff = new Int32Array(nkeys)
+    this.keyLen = new Int32Array(nkeys)
+    this.keyNext = new Int32Array(nkeys)
+    this.pieceFirst = new Int32Array(nkeys).fill(-1)
+    this.pieceEnd = new Int32Array(nkeys)
+    this.fragHead = new Int32Array(nfrags).fill(-1)
+    this.fragTail = new Int32Array(nfrags)
+    this.frags = new Array<Buffer>(nfrags)
+  }
+
+  /** Requested key `j` (keys added in request order) is at `frags[f][off, off+len)`. */
+  addKey(f: number, j: number, off: number, len: number): void {
+    this.keyFrag[j] = f
+    this.keyOff[j] = off
+    this.keyLen[j] = len
+    this.keyNext[j] = -1
+    if (this.fragHead[f] === -1) this.fragHead[f] = j
+    else this.keyNext[this.fragTail[f]!] = j
+    this.fragTail[f] = j
+  }
+
+  setFragment(f: number, bytes: Buffer): void {
+    this.frags[f] = bytes
+  }
+
+  fragmentReply(i: number, frame: ReplyFrame): void {
+    const kind = frame.kind
+    if (kind === MC_VALUE || kind === MC_END) {
+      // Our server sessions hand over ReplyParser frames, which carry key bounds.
+      this.match(i, frame as MemcacheReplyFrame)
+    } else if (kind === MC_SERVER_ERROR || kind === MC_CLIENT_ERROR || kind === MC_ERROR) {
+      this.fail(i, errorLine(frame))
+    } else {
+      // A well-formed reply that no get can have (STORED, a number, ...).
+      this.fail(i, serverError(INVALID_ARGUMENT))
+    }
+  }
+
+  fragmentError(i: number, reason: string): void {
+    this.fail(i, serverError(reason))
+  }
+
+  finish(out: PieceSink): void {
+    const failure = this.failure
+    if (failure !== null) {
+      out.piece(failure, 0, failure.length)
+      return
+    }
+    const n = this.pieceFirst.length
+    for (let j = 0; j < n; j++) {
+      const first = this.pieceFirst[j]!
+      if (first < 0) continue
+      const end = this.pieceEnd[j]!
+      for (let k = first; k < end; k++) out.piece(this.bufs[k]!, this.starts[k]!, this.ends[k]!)
+    }
+    out.piece(END, 0, END.length)
+  }
+
+  /** @internal PieceSink: collects the pieces of a matched item (views, not copies). */
+  piece(buf: Buffer, start: number, end: number): void {
+    this.bufs.push(buf)
+    this.starts.push(start)
+    this.ends.push(end)
+  }
+
+  private match(f: number, frame: MemcacheReplyFrame): void {
+    const stream = frame.stream
+    const count = frame.count
+    const frag = this.frags[f]!
+    let item = 0
+    for (let j = this.fragHead[f]!; j !== -1 && item < count; j = this.keyNext[j]!) {
+      if (
+        !sameKey(
+          stream,
+          frame.keyStart(item),
+          frame.keyEnd(item),
+          frag,
+          this.keyOff[j]!,
+          this.keyLen[j]!,
+        )
+      ) {
+        continue // missing at the server
+      }
+      this.pieceFirst[j] = this.bufs.length
+      stream.pieces(frame.elemStart(item), frame.elemEnd(item), this)
+      this.pieceEnd[j] = this.bufs.length
+      item++
+    }
+  }
+
+  private fail(i: number, reply: Buffer): void {
+    if (this.failedFrag === -1 || i < this.failedFrag) {
+      this.failedFrag = i
+      this.failure = reply
+    }
+  }
+}
+
+function sameKey(
+  stream: InputStream,
+  start: number,
+  end: number,
+  frag: Buffer,
+  off: number,
+  len: number,
+): boolean {
+  if (end - start !== len) return false
+  const buf = stream.resolve(start, end)
+  const s = stream.rs
+  for (let k = 0; k < len; k++) if (buf[s + k] !== frag[off + k]) return false
+  return true
+}
+
+/**
+ * M7: the client's reply for a fragment answered with an error line. A
+ * `SERVER_ERROR ...` line is passed on as is; `CLIENT_ERROR ...` and
+ * `ERROR ...` become `SERVER_ERROR ` + the server's whole line, so
+ * `ERROR\r\n` → `SERVER_ERROR ERROR\r\n`.
+ */
+function errorLine(frame: ReplyFrame): Buffer {
+  const line = Buffer.allocUnsafe(frame.end - frame.start)
+  frame.stream.copyOut(frame.start, frame.end, line, 0)
+  if (frame.kind === MC_SERVER_ERROR) return line
+  return Buffer.concat([SERVER_ERROR, line])
+}
+
+export class MemcacheServerSession implements ServerSession {
+  private readonly stream = new InputStream()
+  private readonly parser: ReplyParser
+  private readonly api: ServerApi
+  private failed = false
+
+  constructor(api: ServerApi) {
+    this.api = api
+    this.parser = new ReplyParser(this.stream)
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.failed) return
+    const stream = this.stream
+    const p = this.parser
+    stream.push(chunk)
+    for (;;) {
+      const st = p.next()
+      if (st === RP_FRAME) {
+        // memcached's own error lines are plain replies: no failure flag.
+        this.api.reply(p, 0)
+        stream.release(p.end)
+      } else if (st === RP_ERROR) {
+        this.failed = true
+        this.api.fail(INVALID_ARGUMENT)
+        return
+      } else {
+        stream.release(p.consumed)
+        return
+      }
+    }
+  }
+}
