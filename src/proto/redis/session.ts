@@ -141,6 +141,9 @@ const CMD_CLIENT = commandIndex('client')
 const CMD_SELECT = commandIndex('select')
 const CMD_INFO = commandIndex('info')
 
+/** Per command number: `$<len>\r\n<lower-case name>\r\n` (used for split commands). */
+const SPLIT_HEADS: Buffer[] = COMMAND_NAMES.map((n) => Buffer.from(`$${n.length}\r\n${n}\r\n`))
+
 /** Client ids: per process, increasing, as redis's. */
 let nextClientId = 1
 
@@ -360,7 +363,14 @@ export class RedisClientSession implements ClientSession {
     at = writeDecimal(out, at, len)
     out[at++] = 13
     out[at++] = 10
-    p.copyArg(i, out, at)
+    if (len <= 64) {
+      // Keys are short: a byte loop beats Buffer#copy's call overhead there.
+      const src = p.arg(i)
+      const s = p.rs
+      for (let k = 0; k < len; k++) out[at + k] = src[s + k]!
+    } else {
+      p.copyArg(i, out, at)
+    }
     at += len
     out[at++] = 13
     out[at++] = 10
@@ -413,7 +423,8 @@ export class RedisClientSession implements ClientSession {
       serverBytes[s]! += bulkSize(p.argLength(a))
       if (step === 2) serverBytes[s]! += bulkSize(p.argLength(a + 1))
     }
-    const name = COMMAND_NAMES[cmd]!
+    // `$<n>\r\n<name>\r\n`, the lower-case name (nutcracker sends `mget`, not `MGET`).
+    const head = SPLIT_HEADS[cmd]!
     const servers = serverKeys.length
     let fragments = 0
     for (let s = 0; s < servers; s++) {
@@ -421,19 +432,14 @@ export class RedisClientSession implements ClientSession {
       if (n === 0) continue
       this.serverFragment[s] = fragments++
       const args = 1 + n * step
-      const size = 3 + digitCount(args) + bulkSize(name.length) + serverBytes[s]!
+      const size = 3 + digitCount(args) + head.length + serverBytes[s]!
       const out = Buffer.allocUnsafe(size)
       out[0] = 42
       let at = writeDecimal(out, 1, args)
       out[at++] = 13
       out[at++] = 10
-      out[at++] = 36
-      at = writeDecimal(out, at, name.length)
-      out[at++] = 13
-      out[at++] = 10
-      at += out.write(name, at, 'latin1')
-      out[at++] = 13
-      out[at++] = 10
+      for (let k = 0; k < head.length; k++) out[at + k] = head[k]!
+      at += head.length
       this.serverBuf[s] = out
       this.serverCursor[s] = at
     }
