@@ -247,6 +247,32 @@ describe('redis session: routing', () => {
     ])
   })
 
+  it('R14: numkeys ending at a 16 KiB chunk boundary (nutcracker 0.5.0 closed there)', () => {
+    for (const numkeys of ['1', '10', '100']) {
+      const keys = Array.from({ length: Number(numkeys) }, (_, i) => `k${i}1`)
+      // Place the numkeys digits so that they end exactly at offset 16336.
+      let script = `return 1 --${'x'.repeat(16000)}`
+      let input = cmd('EVAL', script, numkeys, ...keys)
+      let at = input.indexOf(`\r\n$${numkeys.length}\r\n${numkeys}\r\n`) + 6 + numkeys.length
+      script += 'x'.repeat(16336 - at)
+      input = cmd('EVAL', script, numkeys, ...keys)
+      at = input.indexOf(`\r\n$${numkeys.length}\r\n${numkeys}\r\n`) + 6 + numkeys.length
+      assert.equal(at, 16336, 'fixture: numkeys ends at the boundary')
+      const offsets = [at - 3, at - 2, at - 1, at, at + 1, at + 2]
+      const got = forEverySplit(
+        Buffer.from(input, 'latin1'),
+        (chunks) => {
+          const api = new FakeClient([])
+          const session = plain.newClientSession(api)
+          for (const c of chunks) session.feed(c)
+          return api.calls
+        },
+        { byteByByte: false, offsets },
+      )
+      assert.deepEqual(got, [{ forward: 1, bytes: input }])
+    }
+  })
+
   it('EVAL numkeys errors are replies, the connection stays usable', () => {
     const e = (...a: string[]) => cmd('EVAL', 'return 1', ...a)
     const input =
