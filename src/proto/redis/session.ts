@@ -22,8 +22,7 @@
  * unparsable fails the connection with `Invalid argument` (spec §8.1).
  */
 
-import type { InputStream } from '../stream.js'
-import { InputStream as Stream } from '../stream.js'
+import { InputStream } from '../stream.js'
 import {
   type ClientApi,
   type ClientSession,
@@ -208,8 +207,8 @@ function parseInteger(buf: Buffer, s: number, e: number): number {
  */
 function cString(buf: Buffer, s: number, e: number, max: number): string {
   let end = Math.min(e, s + max)
-  const nul = buf.indexOf(0, s)
-  if (nul >= 0 && nul < end) end = nul
+  const nul = buf.subarray(s, end).indexOf(0)
+  if (nul >= 0) end = s + nul
   return buf.toString('latin1', s, end)
 }
 
@@ -219,7 +218,7 @@ function errorLine(text: string): Buffer {
 }
 
 export class RedisClientSession implements ClientSession {
-  private readonly stream = new Stream()
+  private readonly stream = new InputStream()
   private readonly parser: request.RequestParser
   private closed = false
   private authed: boolean
@@ -766,7 +765,7 @@ function infoText(wanted: number, settings: RedisSettings): string {
 const FAILURE_TOKENS = [Buffer.from('OOM'), Buffer.from('BUSY'), Buffer.from('LOADING')]
 
 export class RedisServerSession implements ServerSession {
-  private readonly stream: InputStream = new Stream()
+  private readonly stream = new InputStream()
   private readonly parser = new reply.ReplyParser(this.stream)
   private dead = false
 
