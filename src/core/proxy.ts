@@ -112,7 +112,8 @@ export class ProxyServer {
   /** Stops listening, closes every client and server connection. */
   async close(): Promise<void> {
     this.wheel.stop()
-    await Promise.all(
+    // A listener's close completes only once its clients are gone: destroy them before waiting.
+    const closed = Promise.all(
       this.listeners.map(
         (s) =>
           new Promise<void>((resolve) => {
@@ -124,6 +125,7 @@ export class ProxyServer {
     )
     for (const c of this.clients) c.destroy()
     for (const p of this.pools) p.close('Connection closed by proxy')
+    await closed
   }
 }
 
