@@ -205,7 +205,13 @@ export class ClientConn implements ClientApi, Flushable {
     this.out.writeTo(this.socket)
     if (this.endAfterFlush !== CLOSE_NONE) {
       this.count(this.endAfterFlush === CLOSE_CLEAN)
-      this.socket.end()
+      if (!this.socket.writableEnded) {
+        // nutcracker closes the connection, it does not wait for the client's FIN: destroy
+        // once the replies are out. Input is read again (and dropped, `closing` is set) so
+        // unread bytes cannot turn the close into a reset that loses those replies.
+        this.socket.resume()
+        this.socket.end(this.destroySocket)
+      }
       return
     }
     if (this.eof && this.head === null) {
@@ -228,6 +234,10 @@ export class ClientConn implements ClientApi, Flushable {
       this.paused = true
       this.socket.pause()
     }
+  }
+
+  private readonly destroySocket = (): void => {
+    this.socket.destroy()
   }
 
   private readonly onDrain = (): void => {
