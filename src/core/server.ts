@@ -42,7 +42,7 @@ export class Server {
    */
   send(msg: Msg, hash: number): void {
     const n = this.conns.length
-    const slot = n === 1 ? 0 : hash % n
+    const slot = n === 1 ? 0 : mix(hash) % n
     let conn = this.conns[slot]!
     if (conn === null || conn.dead) {
       conn = new ServerConn(this)
@@ -114,4 +114,15 @@ export class Server {
   get label(): string {
     return `${this.pool.config.name} | ${this.config.name}`
   }
+}
+
+/**
+ * Spreads a key hash over all its bits before it picks a connection. The raw
+ * hash modulo a small count does not spread: with fnv1a_64 (the default), keys
+ * that differ only in their last byte differ by a multiple of 0x1b3 = 3*5*29,
+ * so `key0`..`key9` all take the same one of 3 or 5 connections.
+ */
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b)
+  return (h ^ (h >>> 16)) >>> 0
 }
