@@ -12,7 +12,7 @@ import { connect } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ServerCounters } from '../../src/core/counters.js'
+import { connections, type ServerCounters } from '../../src/core/counters.js'
 import { type Client, Rig, type RigOptions, until } from './harness.js'
 
 async function rig(t: { after: (fn: () => Promise<void>) => void }, o?: RigOptions) {
@@ -205,6 +205,39 @@ describe('ordering', () => {
   })
 })
 
+describe('bytes', () => {
+  test('a request sent one byte per write reaches the backend whole', async (t) => {
+    const r = await rig(t, { names: ['s1'] })
+    const c = await r.connect()
+    c.socket.setNoDelay(true)
+    const req = 'get abc 12\nping\n'
+    for (const ch of req) {
+      c.send(ch)
+      await sleep(3)
+    }
+    assert.equal(await c.lines(2), 's1:get abc 12\nPONG\n')
+    assert.deepEqual(r.backend('s1').lines, ['get abc 12'])
+    assert.equal(r.server('s1').counters.request_bytes, 11)
+  })
+
+  test('large requests and replies pass through byte for byte', async (t) => {
+    const r = await rig(t, { names: ['s1'] })
+    const c = await r.connect()
+    const big = Array.from({ length: 3 << 20 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(
+      '',
+    )
+    c.send(`set k ${big}\nget small\nset j ${big.slice(0, 70000)}\n`)
+    const got = await c.lines(3, 10000)
+    assert.ok(
+      got === `s1:set k ${big}\ns1:get small\ns1:set j ${big.slice(0, 70000)}\n`,
+      'large reply mangled',
+    )
+    const s = r.server('s1').counters
+    assert.equal(s.request_bytes, len(`set k ${big}\nget small\nset j ${big.slice(0, 70000)}\n`))
+    assert.equal(s.response_bytes, len(got))
+  })
+})
+
 describe('server failures', () => {
   test('refused: `ERR Connection refused` per request, server_err once per connection', async (t) => {
     const r = await rig(t, { names: ['s1'] })
@@ -352,6 +385,57 @@ describe('server failures', () => {
     assert.deepEqual([s.in_queue, s.in_queue_bytes, s.out_queue, s.out_queue_bytes], [0, 0, 0, 0])
   })
 
+  test('timeout: each connection fails at its own first deadline; other servers are not affected', async (t) => {
+    const r = await rig(t, { pool: { timeout: 200 } })
+    const [a] = r.keysOf('s1', 1)
+    const [b] = r.keysOf('s2', 1)
+    r.backend('s1').hang = true
+    const c1 = await r.connect()
+    const c2 = await r.connect()
+    const t0 = performance.now()
+    c1.send(`get ${a}\n`)
+    await sleep(120)
+    // s2 answers while s1 hangs.
+    c2.send(`get ${b}\n`)
+    assert.equal(await c2.lines(1), `s2:get ${b}\n`)
+    r.backend('s2').hang = true
+    const t2 = performance.now()
+    c2.send(`get ${b}\n`)
+    assert.equal(await c1.lines(1), 'ERR Connection timed out\n')
+    const t1 = performance.now()
+    assert.ok(t1 - t0 >= 200, `first timeout after ${t1 - t0} ms`)
+    assert.equal(c2.pending, '')
+    assert.equal(await c2.lines(1), 'ERR Connection timed out\n')
+    const t3 = performance.now()
+    assert.ok(t3 - t2 >= 200, `second timeout after ${t3 - t2} ms`)
+    assert.equal(r.server('s1').counters.server_timedout, 1)
+    assert.equal(r.server('s2').counters.server_timedout, 1)
+    assert.equal(r.server('s2').counters.responses, 1)
+  })
+
+  test('pipelined requests at an outstanding-request limit: reading stops, then resumes with every reply', async (t) => {
+    const r = await rig(t, { names: ['s1'] })
+    const b = r.backend('s1')
+    b.hang = true
+    const N = 30_000
+    const c = await r.connect()
+    let req = ''
+    for (let i = 0; i < N; i++) req += `get k${i}\n`
+    c.send(req)
+    let last = -1
+    for (let i = 0; i < 100 && b.lines.length !== last; i++) {
+      last = b.lines.length
+      await sleep(50)
+    }
+    assert.ok(b.lines.length < N / 2, `${b.lines.length} of ${N} requests reached a hung backend`)
+    b.hang = false
+    const got = await c.lines(N, 10000)
+    let want = ''
+    for (let i = 0; i < N; i++) want += `s1:get k${i}\n`
+    assert.ok(got === want, 'replies out of order')
+    assert.equal(b.lines.length, N)
+  })
+
   test('a well-formed failure reply is relayed and counts a failure; a good reply resets the count', async (t) => {
     const r = await rig(t, {
       pool: { autoEjectHosts: true, serverFailureLimit: 2, serverRetryTimeout: 60000 },
@@ -401,6 +485,21 @@ describe('split requests', () => {
     assert.equal(r.server('s2').counters.server_err, 1)
     c.send(`get ${a}\n`)
     assert.equal(await c.lines(1), `s1:get ${a}\n`)
+  })
+})
+
+describe('split requests, failures', () => {
+  test('a fragment times out: fragmentError with `Connection timed out`', async (t) => {
+    const r = await rig(t, { pool: { timeout: 150 } })
+    const [a] = r.keysOf('s1', 1)
+    const [b] = r.keysOf('s2', 1)
+    r.backend('s1').hang = true
+    const c = await r.connect()
+    c.send(`mget ${b} ${a}\nping\n`)
+    assert.equal(await c.lines(2), 'ERR Connection timed out\nPONG\n')
+    assert.deepEqual(r.proto.events, ['fragmentError 0 Connection timed out'])
+    assert.equal(r.server('s1').counters.server_timedout, 1)
+    assert.equal(r.server('s2').counters.responses, 1)
   })
 })
 
@@ -512,6 +611,18 @@ describe('client connections', () => {
     assert.equal(await c4.lines(1), 'PONG\n')
   })
 
+  test('preconnect: one connection per server at start', async (t) => {
+    const r = await rig(t, { pool: { preconnect: true, serverConnections: 2 } })
+    await until(
+      () =>
+        r.server('s1').counters.server_connections === 1 &&
+        r.server('s2').counters.server_connections === 1,
+      'preconnected',
+    )
+    assert.equal(r.backend('s1').accepted, 1)
+    assert.equal(r.backend('s2').accepted, 1)
+  })
+
   test('backpressure: a client that does not read stops being read, then gets every reply in order', async (t) => {
     const r = await rig(t, { names: ['s1'] })
     const b = r.backend('s1')
@@ -572,6 +683,7 @@ describe('client connections', () => {
   })
 
   test('close() with clients and server connections open resolves and closes them', async (t) => {
+    const base = { ...connections }
     const r = await Rig.start({ names: ['s1'] })
     let closed = false
     t.after(async () => {
@@ -583,6 +695,11 @@ describe('client connections', () => {
     r.backend('s1').hang = true
     c.send('get b\n')
     await until(() => r.backend('s1').lines.length === 2, 'get b at the backend')
+    // The listener, the client and the server connection.
+    assert.deepEqual(connections, {
+      total_connections: base.total_connections + 3,
+      curr_connections: base.curr_connections + 3,
+    })
     const done = r.proxy.close().then(() => true)
     const ok = await Promise.race([done, sleep(2000).then(() => false)])
     assert.ok(ok, 'close() did not resolve')
@@ -590,6 +707,8 @@ describe('client connections', () => {
     await c.end()
     await until(() => r.backend('s1').open === 0, 'backend connections closed')
     for (const b of r.backends) await b.close()
+    await until(() => connections.curr_connections === base.curr_connections, 'curr_connections')
+    assert.equal(connections.total_connections, base.total_connections + 3)
   })
 })
 
@@ -623,6 +742,21 @@ describe('ejection', () => {
     assert.equal(r.pool.counters.server_ejects, 1)
     assert.equal(r.server('s1').counters.server_err, 1)
     assert.equal(r.server('s1').counters.server_ejected_at, at)
+  })
+
+  test('server_retry_timeout 0: the server is re-added at once, every request to it fails', async (t) => {
+    const r = await rig(t, {
+      pool: { autoEjectHosts: true, serverFailureLimit: 1, serverRetryTimeout: 0 },
+    })
+    const [a] = r.keysOf('s1', 1)
+    await r.backend('s1').refuse()
+    const c = await r.connect()
+    for (let i = 1; i <= 3; i++) {
+      c.send(`get ${a}\n`)
+      assert.equal(await c.lines(1), 'ERR Connection refused\n')
+      assert.equal(r.pool.counters.server_ejects, i)
+    }
+    assert.equal(r.server('s1').counters.server_err, 3)
   })
 
   test('every server ejected: `ERR Connection refused` at once, without a connection attempt', async (t) => {
