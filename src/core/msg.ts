@@ -50,6 +50,8 @@ export class Msg implements Timed {
   /** For a split request: the hook that merges, and the fragments still out. */
   split: SplitHook | null = null
   pending = 0
+  /** For a split request: a fragment failed (its one error reply is counted once). */
+  failed = false
   /** For a fragment: its parent and its index among the parent's fragments. */
   parent: Msg | null = null
   fragIndex = 0

@@ -77,6 +77,11 @@ export class Pool {
   failMsg(msg: Msg, reason: string): void {
     const parent = msg.parent
     if (parent !== null) {
+      // nutcracker: however many fragments fail, the client gets one error reply: one forward_error.
+      if (!parent.failed && parent.client !== null) {
+        parent.failed = true
+        this.counters.forward_error++
+      }
       parent.split!.fragmentError(msg.fragIndex, reason)
       this.splitPartDone(parent)
       return

@@ -483,8 +483,20 @@ describe('split requests', () => {
     assert.deepEqual(r.proto.events, ['fragmentError 1 Connection refused'])
     assert.equal(r.pool.counters.fragments, 2)
     assert.equal(r.server('s2').counters.server_err, 1)
+    // One generated error line: one forward_error (stats.md §5).
+    assert.equal(r.pool.counters.forward_error, 1)
     c.send(`get ${a}\n`)
     assert.equal(await c.lines(1), `s1:get ${a}\n`)
+    // Both fragments fail: still one error line, one forward_error.
+    await r.backend('s1').refuse()
+    c.send(`mget ${a} ${b}\n`)
+    assert.equal(await c.lines(1), 'ERR Connection refused\n')
+    assert.deepEqual(r.proto.events, [
+      'fragmentError 1 Connection refused',
+      'fragmentError 0 Connection refused',
+      'fragmentError 1 Connection refused',
+    ])
+    assert.equal(r.pool.counters.forward_error, 2)
   })
 })
 
@@ -500,6 +512,7 @@ describe('split requests, failures', () => {
     assert.deepEqual(r.proto.events, ['fragmentError 0 Connection timed out'])
     assert.equal(r.server('s1').counters.server_timedout, 1)
     assert.equal(r.server('s2').counters.responses, 1)
+    assert.equal(r.pool.counters.forward_error, 1)
   })
 })
 
