@@ -71,11 +71,13 @@ describe('ordering', () => {
     })
   })
 
-  test('a reply hook replaces the reply bytes', async (t) => {
+  test('a reply hook replaces the reply bytes; forwardBytes sends the bytes the protocol built', async (t) => {
     const r = await rig(t, { names: ['s1'] })
     const c = await r.connect()
-    c.send('uget abc\nget abc\n')
-    assert.equal(await c.lines(2), 'S1:UGET ABC\ns1:get abc\n')
+    c.send('uget abc\nget abc\nrget xyz 1 2\n')
+    assert.equal(await c.lines(3), 'S1:UGET ABC\ns1:get abc\ns1:get xyz\n')
+    assert.deepEqual(r.backend('s1').lines, ['uget abc', 'get abc', 'get xyz'])
+    assert.equal(r.server('s1').counters.request_bytes, len('uget abc\nget abc\nget xyz\n'))
   })
 
   test('50 clients x 200 pipelined requests over 2 servers: every reply matches its request', async (t) => {
@@ -604,6 +606,24 @@ describe('client connections', () => {
     assert.deepEqual([s.out_queue, s.out_queue_bytes], [0, 0])
   })
 
+  test('a client that resets the connection with requests outstanding counts as client_err', async (t) => {
+    const r = await rig(t, { names: ['s1'] })
+    r.backend('s1').delay = 50
+    const c = await r.connect()
+    c.send('get a\nget b\n')
+    await until(() => r.backend('s1').lines.length === 2, 'requests at the backend')
+    c.socket.resetAndDestroy()
+    await until(() => r.pool.counters.client_connections === 0, 'client_connections 0')
+    assert.equal(r.pool.counters.client_err, 1)
+    assert.equal(r.pool.counters.client_eof, 0)
+    // The replies still come and are dropped; the server connection stays healthy.
+    await until(() => r.server('s1').counters.responses === 2, 'responses 2')
+    const d = await r.connect()
+    d.send('get c\n')
+    assert.equal(await d.lines(1), 's1:get c\n')
+    assert.equal(r.backend('s1').accepted, 1)
+  })
+
   test('client_connections 2: a third connection is closed and counted as client_err', async (t) => {
     const r = await rig(t, { names: ['s1'], pool: { clientConnections: 2 } })
     const c1 = await r.connect()
@@ -696,6 +716,8 @@ describe('client connections', () => {
   })
 
   test('close() with clients and server connections open resolves and closes them', async (t) => {
+    // Client sockets of earlier tests finish closing just after their close() resolved.
+    await until(() => connections.curr_connections === 0, 'earlier connections closed')
     const base = { ...connections }
     const r = await Rig.start({ names: ['s1'] })
     let closed = false

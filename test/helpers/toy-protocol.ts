@@ -7,6 +7,7 @@
  *   get / set <key> ...   forwarded verbatim to api.serverFor(key)
  *   nset <key> ...        forwarded verbatim with F_NOREPLY (the backend answers nothing)
  *   uget <key>            forwarded with a ReplyHook that upper-cases the reply
+ *   rget <key>            re-encoded as `get <key>\n` and sent with forwardBytes
  *   fail <key>            forwarded; the backend's `-...` reply is flagged F_FAILURE
  *   mget k1 k2 ...        split: one fragment `mget <its keys>\n` per server, in
  *                         server order; merged as `VALUES k1=v1 k2=v2 ...\n` in key
@@ -50,6 +51,7 @@ const BYE = Buffer.from('BYE\n', 'latin1')
 const ERR_PROTOCOL = Buffer.from('ERR protocol\n', 'latin1')
 const ERR_UNKNOWN_COMMAND = Buffer.from('ERR unknown command\n', 'latin1')
 const ERR_NO_KEY = Buffer.from('ERR no key\n', 'latin1')
+const LF_BUF = Buffer.from('\n', 'latin1')
 
 export interface ToyOptions {
   /** Send `hello\n` first on every server connection. */
@@ -175,6 +177,16 @@ class ToyClientSession implements ClientSession {
         const server = api.serverFor(line, ks, ke)
         const flags = cmd === 'nset' ? F_NOREPLY : 0
         api.forward(server, stream, start, end, flags, cmd === 'uget' ? UPPER : null)
+        return true
+      }
+      case 'rget': {
+        if (ke === ks) {
+          api.reply(ERR_NO_KEY)
+          return true
+        }
+        const server = api.serverFor(line, ks, ke)
+        const bytes = Buffer.concat([Buffer.from('get ', 'latin1'), line.subarray(ks, ke), LF_BUF])
+        api.forwardBytes(server, bytes, 0, null)
         return true
       }
       case 'mget': {
