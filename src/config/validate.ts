@@ -41,7 +41,9 @@ export function validateConfig(drafts: readonly PoolDraft[], yaml: YamlConfig): 
   if (drafts.length === 0) throw new ConfigError(`'${path}' has no pools`, { file: path })
 
   const built: { pool: PoolConfig; draft: PoolDraft }[] = []
-  drafts.forEach((draft, index) => built.push({ pool: validatePool(draft, index, yaml), draft }))
+  for (const [index, draft] of drafts.entries()) {
+    built.push({ pool: validatePool(draft, index, yaml), draft })
+  }
 
   // nutcracker sorts by the listen string as written and reports the first equal
   // neighbours; a stable sort keeps file order between them.

@@ -2,5 +2,5 @@
 
 export { connections, PoolCounters, ServerCounters } from './counters.js'
 export type { Pool } from './pool.js'
-export { ProxyServer, type ProxyOptions } from './proxy.js'
+export { type ProxyOptions, ProxyServer } from './proxy.js'
 export type { Server } from './server.js'
