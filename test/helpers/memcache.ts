@@ -198,10 +198,10 @@ export class Direct {
     return c
   }
 
-  /** Sends a raw request to one backend and returns its reply (one memcache reply). */
+  /** Sends a raw request (a string is latin1) to one backend and returns its one reply. */
   async call(server: number, req: Buffer | string): Promise<Buffer> {
     const c = this.client(server)
-    await c.send(req)
+    await c.send(typeof req === 'string' ? b(req) : req)
     return c.readMcReply(5000)
   }
 
@@ -213,8 +213,8 @@ export class Direct {
   }
 
   /**
-   * For each key, the one backend that holds it (-1: none), asking every backend with
-   * pipelined multi-gets. Fails if a key is on two backends.
+   * For each key (latin1: one char per byte), the one backend that holds it (-1: none), asking
+   * every backend with multi-gets. Fails if a key is on two backends.
    */
   async holders(keys: readonly string[]): Promise<number[]> {
     const out = new Array<number>(keys.length).fill(-1)
@@ -224,7 +224,7 @@ export class Direct {
       for (let from = 0; from < keys.length; from += 200) {
         const part = keys.slice(from, from + 200)
         const reply = await this.call(s, `get ${part.join(' ')}\r\n`)
-        for (const m of reply.toString('latin1').matchAll(/^VALUE (\S+) /gm)) {
+        for (const m of reply.toString('latin1').matchAll(/^VALUE ([^ ]+) /gm)) {
           const i = index.get(m[1]!)
           assert.ok(i !== undefined, `server ${s} returned unrequested key ${m[1]}`)
           assert.equal(out[i], -1, `key ${m[1]} is on servers ${out[i]} and ${s}`)
