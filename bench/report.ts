@@ -1,0 +1,308 @@
+/**
+ * Renders one benchmark run as markdown (docs/bench-results/DATE.md), the short "latest
+ * results" block of docs/bench.md, and the raw rows as TSV. Pure: data in, text out.
+ */
+import type { GoalResult } from './goals.js'
+import { rssRatio } from './goals.js'
+import {
+  bytesPerConn,
+  findSummary,
+  type LoadRow,
+  type MemoryRow,
+  ratiosTo,
+  type Spread,
+  type Summary,
+} from './stats.js'
+
+export interface MachineInfo {
+  readonly cpuModel: string
+  readonly cpus: number
+  readonly kernel: string
+  readonly node: string
+  /** Tool name → version line, e.g. 'redis-server' → '7.0.15'. */
+  readonly versions: Readonly<Record<string, string>>
+}
+
+export interface ReportInput {
+  /** UTC start of the run, ISO 8601. */
+  readonly startedAt: string
+  readonly durationSec: number
+  readonly machine: MachineInfo
+  readonly reps: number
+  readonly scale: number
+  /** Workload name → description and requests per run. */
+  readonly workloads: readonly { name: string; describe: string; requests: number | undefined }[]
+  /** Target name → description, in run order. */
+  readonly targets: readonly { name: string; describe: string }[]
+  readonly reference: string
+  readonly subject: string
+  readonly summaries: readonly Summary[]
+  readonly memory: readonly MemoryRow[]
+  readonly goals: readonly GoalResult[]
+  /** Free-form remarks (skipped targets, lowered connection counts, …). */
+  readonly notes: readonly string[]
+}
+
+const fixed = (x: number | undefined, digits: number): string =>
+  x === undefined ? '-' : x.toFixed(digits)
+
+function spreadText(s: Spread | undefined, digits: number): string {
+  if (s === undefined) return '-'
+  return `${s.min.toFixed(digits)} / ${s.median.toFixed(digits)} / ${s.max.toFixed(digits)}`
+}
+
+/** A markdown table; cells must not contain '|'. */
+export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+export function metText(met: boolean | undefined): string {
+  return met === undefined ? 'not measured' : met ? '**met**' : 'not met'
+}
+
+export function renderGoals(goals: readonly GoalResult[]): string {
+  if (goals.length === 0) return '_No target of issue 7 was measured in this run._'
+  return table(
+    ['target (issue 7)', 'workload', 'required', 'measured', 'result'],
+    goals.map((g) => [g.goal, g.workload, g.required, g.measured, metText(g.met)]),
+  )
+}
+
+export function renderLoadTable(summaries: readonly Summary[], reference: string): string {
+  const rows = summaries.map((s) => {
+    const r = ratiosTo(s, findSummary(summaries, s.workload, reference))
+    const isRef = s.target === reference
+    return [
+      s.workload,
+      s.target,
+      s.ops ? spreadText(s.ops, 0) : '-',
+      fixed(s.p50Ms, 3),
+      fixed(s.p99Ms, 3),
+      spreadText(s.proxyUs, 1),
+      isRef && r.opsX !== undefined ? '1.00' : fixed(r.opsX, 2),
+      fixed(r.cpuX, 2),
+      fixed(r.p99X, 2),
+      `${Math.round(s.noisePct)}%`,
+      s.failures.length ? `failed: ${s.failures.join(' ')}` : '',
+    ]
+  })
+  return table(
+    [
+      'workload',
+      'target',
+      'ops/s min / med / max',
+      'p50 ms',
+      'p99 ms',
+      'proxy µs/req min / med / max',
+      'ops_x',
+      'cpu_x',
+      'p99_x',
+      'noise',
+      'notes',
+    ],
+    rows,
+  )
+}
+
+export function renderMemoryTable(memory: readonly MemoryRow[], reference: string): string {
+  const rows = memory.map((m) => {
+    const ok = m.status === 'ok'
+    const x = rssRatio(memory, m.phase, m.target, reference)
+    // After load, new connections reuse memory freed earlier: growth is no per-connection cost.
+    const fresh = m.phase === 'fresh'
+    const per = fresh ? bytesPerConn(m) : undefined
+    return [
+      m.phase,
+      m.target,
+      String(m.conns),
+      ok ? `${(m.rssBeforeKb / 1024).toFixed(1)}` : '-',
+      ok ? `${(m.rssAfterKb / 1024).toFixed(1)}` : '-',
+      per === undefined ? '-' : per.toFixed(0),
+      fixed(x.rssX, 2),
+      fresh ? fixed(x.perConnX, 2) : '-',
+      ok ? '' : m.status,
+    ]
+  })
+  return table(
+    [
+      'phase',
+      'target',
+      'idle conns',
+      'RSS before, MiB',
+      'RSS with conns, MiB',
+      'bytes/conn',
+      'rss_x',
+      'per_conn_x',
+      'notes',
+    ],
+    rows,
+  )
+}
+
+export function renderMachine(m: MachineInfo): string {
+  const tools = Object.entries(m.versions)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')
+  return `${m.cpuModel}, ${m.cpus} cores, Linux ${m.kernel}, Node.js ${m.node}; ${tools}`
+}
+
+/** The dated results page. */
+export function renderReport(r: ReportInput): string {
+  const date = r.startedAt.slice(0, 10)
+  const parts: string[] = []
+  parts.push(`# Benchmark results, ${date}`)
+  parts.push(
+    [
+      `Generated by \`npm run bench\` (see [../bench.md](../bench.md) for the method). Run started ${r.startedAt}, took ${Math.round(r.durationSec)} s.`,
+      '',
+      `- **Machine:** ${renderMachine(r.machine)}.`,
+      `- **Run:** ${r.reps} interleaved repetitions (target order rotating), --scale ${r.scale}; ratios are each target's median ÷ ${r.reference}'s median, same run.`,
+      `- **Targets:** ${r.targets.map((t) => `\`${t.name}\` (${t.describe})`).join('; ')}.`,
+    ].join('\n'),
+  )
+  for (const n of r.notes) parts.push(`> ${n}`)
+
+  parts.push(`## Targets of issue 7 (${r.subject} vs ${r.reference})`)
+  parts.push(renderGoals(r.goals))
+
+  if (r.summaries.length > 0) {
+    parts.push('## Throughput, latency and proxy CPU')
+    parts.push(renderLoadTable(r.summaries, r.reference))
+    parts.push(
+      [
+        'ops/s and proxy µs/req: min / median / max over the repetitions; p50/p99: medians.',
+        'proxy µs/req: Δ(utime+stime) of the proxy process (all threads) ÷ requests.',
+        `ops_x, cpu_x, p99_x: median ÷ ${r.reference}'s median. noise: the highest share, over the`,
+        "repetitions, of the machine's CPU that our processes did not use (others' work plus steal);",
+        "above ~20 % distrust that row's ops/s and p99. Treat cpu_x differences under ~20 % as",
+        'unproven until another quiet run repeats them.',
+      ].join('\n'),
+    )
+  }
+  if (r.memory.length > 0) {
+    parts.push('## Memory')
+    parts.push(renderMemoryTable(r.memory, r.reference))
+    parts.push(
+      [
+        'VmRSS of the proxy process before and after opening the idle client connections (in',
+        'batches, every one accepted by the proxy, then 1 s to settle). fresh: right after start,',
+        'before any traffic; bytes/conn is the growth per connection. after load: the same at the',
+        'end of the run, after every workload (steady-state RSS; growth per connection is not shown',
+        'because the connections reuse memory freed earlier).',
+        `rss_x: RSS with the connections open ÷ ${r.reference}'s; per_conn_x: the same for bytes/conn.`,
+      ].join('\n'),
+    )
+  }
+  parts.push('## Workloads')
+  parts.push(
+    table(
+      ['workload', 'what', 'requests per run'],
+      r.workloads.map((w) => [
+        w.name,
+        w.describe,
+        w.requests === undefined ? '-' : String(w.requests),
+      ]),
+    ),
+  )
+  return `${parts.join('\n\n')}\n`
+}
+
+export const LATEST_START = '<!-- bench:latest:start -->'
+export const LATEST_END = '<!-- bench:latest:end -->'
+
+/** The block of docs/bench.md that points at the newest results page. */
+export function renderLatest(r: ReportInput, resultsPath: string): string {
+  return [
+    LATEST_START,
+    `Latest run: [${r.startedAt.slice(0, 10)}](${resultsPath}) on ${renderMachine(r.machine)}.`,
+    '',
+    renderGoals(r.goals),
+    LATEST_END,
+  ].join('\n')
+}
+
+/**
+ * Replaces the block between the markers in docs/bench.md, or appends a "Latest results"
+ * section with it when the markers are missing.
+ */
+export function replaceLatest(doc: string, block: string): string {
+  const a = doc.indexOf(LATEST_START)
+  const b = doc.indexOf(LATEST_END)
+  if (a >= 0 && b > a) return doc.slice(0, a) + block + doc.slice(b + LATEST_END.length)
+  const sep = doc.endsWith('\n') ? '\n' : '\n\n'
+  return `${doc}${sep}## Latest results\n\n${block}\n`
+}
+
+export const TSV_HEADER = [
+  'rep',
+  'workload',
+  'target',
+  'ops_per_s',
+  'p50_ms',
+  'p99_ms',
+  'proxy_us_per_req',
+  'backend_us_per_req',
+  'client_us_per_req',
+  'requests',
+  'seconds',
+  'noise_pct',
+  'status',
+  'phase',
+  'conns',
+  'rss_before_kb',
+  'rss_after_kb',
+].join('\t')
+
+/** Raw rows as TSV: load rows first, then one memory row per proxy ('-' where n/a). */
+export function renderTsv(load: readonly LoadRow[], memory: readonly MemoryRow[]): string {
+  const v = (x: number | undefined, d: number) => (x === undefined ? '-' : x.toFixed(d))
+  const lines = [TSV_HEADER]
+  for (const r of load) {
+    lines.push(
+      [
+        String(r.rep),
+        r.workload,
+        r.target,
+        r.opsPerSec.toFixed(0),
+        v(r.p50Ms, 3),
+        v(r.p99Ms, 3),
+        v(r.proxyUs, 2),
+        v(r.backendUs, 2),
+        v(r.clientUs, 2),
+        String(r.requests),
+        r.seconds.toFixed(3),
+        r.noisePct.toFixed(0),
+        r.status,
+        '-',
+        '-',
+        '-',
+        '-',
+      ].join('\t'),
+    )
+  }
+  for (const m of memory) {
+    lines.push(
+      [
+        '1',
+        'idle_10k',
+        m.target,
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        m.status,
+        m.phase,
+        String(m.conns),
+        String(m.rssBeforeKb),
+        String(m.rssAfterKb),
+      ].join('\t'),
+    )
+  }
+  return `${lines.join('\n')}\n`
+}
