@@ -251,10 +251,15 @@ export class Direct {
 // ---------------------------------------------------------------------------------------------
 // Fake memcached
 
+/** FakeMemcached answers: send nothing (the request hangs), or close the connection (FIN). */
+export const HANG = Symbol('hang')
+export const CLOSE = Symbol('close')
+export type FakeAnswer = string | typeof HANG | typeof CLOSE
+
 /**
  * A fake memcached on 127.0.0.1: every CRLF-terminated line it receives is answered with
- * `answer(line)` (latin1; a line without CRLF gets one added), in order. It never reads data
- * blocks, so send it retrieval commands only.
+ * `answer(line)` (latin1; a line without CRLF gets one added), in order; HANG sends nothing,
+ * CLOSE ends the connection. It never reads data blocks: send it retrieval commands only.
  */
 export class FakeMemcached {
   port = 0
@@ -263,7 +268,7 @@ export class FakeMemcached {
   private readonly server: Server
   private readonly sockets = new Set<Socket>()
 
-  private constructor(answer: (line: string) => string) {
+  private constructor(answer: (line: string) => FakeAnswer) {
     this.server = createServer((s) => {
       this.sockets.add(s)
       s.on('close', () => this.sockets.delete(s))
@@ -276,13 +281,17 @@ export class FakeMemcached {
           pending = pending.slice(i + 2)
           this.lines.push(line)
           const reply = answer(line)
-          s.write(b(reply.endsWith('\r\n') ? reply : `${reply}\r\n`))
+          if (reply === CLOSE) {
+            s.end()
+            return
+          }
+          if (reply !== HANG) s.write(b(reply.endsWith('\r\n') ? reply : `${reply}\r\n`))
         }
       })
     })
   }
 
-  static async start(answer: (line: string) => string): Promise<FakeMemcached> {
+  static async start(answer: (line: string) => FakeAnswer): Promise<FakeMemcached> {
     const f = new FakeMemcached(answer)
     await new Promise<void>((resolve, reject) => {
       f.server.once('error', reject)

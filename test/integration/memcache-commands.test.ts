@@ -11,12 +11,14 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import {
   b,
+  CLOSE,
   Direct,
   exchange,
   expectBytes,
   expectSilence,
   FakeMemcached,
   getReply,
+  HANG,
   keysPerServer,
   locate,
   parseItems,
@@ -53,6 +55,8 @@ let mainKeys: string[][]
 let faultyKeys: string[][]
 let fakeErrorKeys: string[][]
 let fakeClientErrorKeys: string[][]
+let fakeHangKeys: string[][]
+let fakeCloseKeys: string[][]
 
 /** A fresh client connection to the `main` pool. */
 async function client(port = mainPort): Promise<Client> {
@@ -66,6 +70,8 @@ before(async () => {
     startMemcached({ args: ['-I', '2m'] }),
   ])
   fake = await FakeMemcached.start((line) => {
+    if (line.includes('err:hang')) return HANG
+    if (line.includes('err:close')) return CLOSE
     if (line.includes('err:error')) return 'ERROR'
     if (line.includes('err:client')) return 'CLIENT_ERROR nope'
     return 'SERVER_ERROR boom'
@@ -84,7 +90,7 @@ before(async () => {
       name: 'faulty',
       listen: `127.0.0.1:${faultyPort}`,
       servers: [serverLine(mcs[0]!), `127.0.0.1:${deadPort}:1`, serverLine(fake)],
-      extra: { timeout: 3000 },
+      extra: { timeout: 400 },
     },
   ])
   walnut = await startWalnut(yaml)
@@ -93,6 +99,8 @@ before(async () => {
   faultyKeys = await keysPerServer(walnut.configPath, 'f:', 3, 3, 'faulty')
   fakeErrorKeys = await keysPerServer(walnut.configPath, 'err:error:', 3, 1, 'faulty')
   fakeClientErrorKeys = await keysPerServer(walnut.configPath, 'err:client:', 3, 1, 'faulty')
+  fakeHangKeys = await keysPerServer(walnut.configPath, 'err:hang:', 3, 1, 'faulty')
+  fakeCloseKeys = await keysPerServer(walnut.configPath, 'err:close:', 3, 1, 'faulty')
 })
 
 after(async () => {
@@ -460,6 +468,17 @@ describe('M6/M7: multi-get fragments that fail (pool: memcached, dead port, fake
       `gets ${faultyKeys[1]![1]} ${faultyKeys[1]![2]}\r\n`,
       'SERVER_ERROR Connection refused\r\n',
     )
+    // the fake closes its connection with the fragment outstanding (EOF: no errno)
+    await exchange(c, `get ${live} ${fakeCloseKeys[2]![0]}\r\n`, 'SERVER_ERROR unknown\r\n')
+    // the fake never answers: `timeout: 400` fails the fragment
+    const t0 = Date.now()
+    await exchange(
+      c,
+      `get ${fakeHangKeys[2]![0]} ${live}\r\nget ${live}\r\n`,
+      `SERVER_ERROR Connection timed out\r\n${getReply([valueItem(live, 'M6')]).toString('latin1')}`,
+    )
+    const waited = Date.now() - t0
+    assert.ok(waited >= 390 && waited < 2500, `timed out after ${waited} ms`)
     await expectSilence(c, 50, 'M6')
     await c.close()
   })
