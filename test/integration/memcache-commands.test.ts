@@ -446,6 +446,13 @@ describe('M6/M7: multi-get fragments that fail (pool: memcached, dead port, fake
     await exchange(c, `get ${faultyKeys[2]![0]}\r\n`, 'SERVER_ERROR boom\r\n')
     await exchange(c, `get ${fakeErrorKeys[2]![0]}\r\n`, 'ERROR\r\n')
     await exchange(c, `get ${fakeClientErrorKeys[2]![0]}\r\n`, 'CLIENT_ERROR nope\r\n')
+    // noreply to a dead server: nothing comes back, not even the failure
+    await exchange(
+      c,
+      Buffer.concat([storage('set', faultyKeys[1]![0]!, 'x', 0, 'noreply'), b(`get ${live}\r\n`)]),
+      getReply([valueItem(live, 'L')]),
+      'noreply to a dead server',
+    )
     await exchange(c, `get ${live}\r\n`, getReply([valueItem(live, 'L')]))
     await c.close()
   })
@@ -735,4 +742,8 @@ describe('values and keys', () => {
     assert.equal(new Set(where).size, 3)
     await c.close()
   })
+})
+
+test('walnut is still running', () => {
+  assert.equal(walnut.exitInfo, undefined, walnut.output())
 })

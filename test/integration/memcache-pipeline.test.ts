@@ -204,3 +204,7 @@ test('a client sending its pipeline one byte per write', async () => {
   await c.close()
   await checkBackends([s], [id])
 })
+
+test('walnut is still running', () => {
+  assert.equal(walnut.exitInfo, undefined, walnut.output())
+})
