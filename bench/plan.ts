@@ -111,7 +111,7 @@ export const TARGETS = {
   'nutcracker-v4': {
     kind: 'nutcracker',
     verbosity: 4,
-    describe: 'nutcracker -v 4 (no per-request getpeername; its fastest setting)',
+    describe: 'nutcracker -v 4, its fastest setting: no getpeername per request',
   },
   'nutcracker-v5': {
     kind: 'nutcracker',

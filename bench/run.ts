@@ -208,6 +208,13 @@ class Bench {
     if (o.workloads.includes('idle_10k'))
       await this.measureMemory('after load', running, idleConns, memory)
 
+    const noisy = rows.filter((r) => r.noisePct > 20).length
+    if (noisy > 0) {
+      this.notes.push(
+        `${noisy} of ${rows.length} runs had noise above 20 % (other work on the machine): ` +
+          'trust cpu_x more than ops_x and p99_x, and repeat on a quieter machine.',
+      )
+    }
     const targetNames = running.map((t) => t.name as string)
     const summaries = summarise(rows, loadNames, targetNames)
     const goals = evaluateGoals(summaries, memory, SUBJECT, REFERENCE)
@@ -400,7 +407,9 @@ class Bench {
       for (const [wname, n] of warm) {
         this.checkStop()
         const r = await this.runLoad(WORKLOADS[wname] as LoadWorkload, t, n)
-        if (r.status !== 'ok') log(`warm-up ${wname} on ${t.name}: ${r.status}`)
+        if (r.status !== 'ok' && !this.registry.isStopping) {
+          log(`warm-up ${wname} on ${t.name}: ${r.status}`)
+        }
       }
     }
   }
