@@ -78,8 +78,11 @@ export interface PoolSpec {
   name: string
   /** Listen port on 127.0.0.1. */
   port: number
-  /** Backend ports on 127.0.0.1, in `servers:` order (weight 1 each). */
-  servers: readonly number[]
+  /**
+   * Backends in `servers:` order: a port on 127.0.0.1 (weight 1), or an entry written as is
+   * (`/path/redis.sock:1` for a unix socket).
+   */
+  servers: readonly (number | string)[]
   hash?: string
   distribution?: string
   /** Two characters, e.g. `{}`. */
@@ -104,7 +107,8 @@ export function poolYaml(p: PoolSpec): string {
   if (p.redisDb !== undefined) lines.push(`  redis_db: ${p.redisDb}`)
   for (const [k, v] of Object.entries(p.extra ?? {})) lines.push(`  ${k}: ${String(v)}`)
   lines.push('  servers:')
-  for (const port of p.servers) lines.push(`   - 127.0.0.1:${port}:1`)
+  for (const s of p.servers)
+    lines.push(typeof s === 'number' ? `   - 127.0.0.1:${s}:1` : `   - ${s}`)
   return `${lines.join('\n')}\n`
 }
 

@@ -8,6 +8,9 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { freePort } from '../helpers/ports.js'
 import {
@@ -46,6 +49,9 @@ const INVALID_PASSWORD = line('-ERR invalid password')
 
 let plain: ServerProc[] = []
 let locked: ServerProc[] = []
+/** A redis-server also listening on a unix socket (in `sockDir`), behind pool `unixdb`. */
+let socketed: ServerProc
+let sockDir: string
 let walnut: ProxyProc
 /** Placement of each pool (index in its `servers:` list). */
 let main: Locator
@@ -54,7 +60,7 @@ let authed: Locator
 let direct: Resp[] = []
 let lockedDb0: Resp[] = []
 let lockedDb3: Resp[] = []
-let ports: { main: number; auth: number; authdb: number }
+let ports: { main: number; auth: number; authdb: number; unixdb: number }
 const opened: Resp[] = []
 
 async function open(port = ports.main): Promise<Resp> {
@@ -64,11 +70,19 @@ async function open(port = ports.main): Promise<Resp> {
 }
 
 before(async () => {
-  ;[plain, locked] = await Promise.all([
+  sockDir = mkdtempSync(join(tmpdir(), 'walnut-sock-'))
+  const socket = join(sockDir, 'redis.sock')
+  ;[plain, locked, socketed] = await Promise.all([
     Promise.all([startRedis(), startRedis(), startRedis()]),
     Promise.all([1, 2].map(() => startRedis({ args: ['--requirepass', PASSWORD] }))),
+    startRedis({ args: ['--unixsocket', socket, '--unixsocketperm', '700'] }),
   ])
-  ports = { main: await freePort(), auth: await freePort(), authdb: await freePort() }
+  ports = {
+    main: await freePort(),
+    auth: await freePort(),
+    authdb: await freePort(),
+    unixdb: await freePort(),
+  }
   const yaml =
     poolYaml({ name: 'main', port: ports.main, servers: plain.map((s) => s.port), hashTag: '{}' }) +
     poolYaml({
@@ -83,7 +97,8 @@ before(async () => {
       servers: locked.map((s) => s.port),
       redisAuth: PASSWORD,
       redisDb: 3,
-    })
+    }) +
+    poolYaml({ name: 'unixdb', port: ports.unixdb, servers: [`${socket}:1`], redisDb: 2 })
   ;[walnut, main, authed] = await Promise.all([
     startWalnut(yaml),
     locator(yaml, 'main'),
@@ -97,7 +112,8 @@ before(async () => {
 after(async () => {
   for (const r of [...opened, ...direct, ...lockedDb0, ...lockedDb3]) await r.close()
   await walnut?.stop()
-  await Promise.all([...plain, ...locked].map((s) => s.stop()))
+  await Promise.all([...plain, ...locked, socketed].map((s) => s?.stop()))
+  if (sockDir !== undefined) rmSync(sockDir, { recursive: true, force: true })
 })
 
 /** Runs each [request, reply] in turn on one connection, asserting the exact reply bytes. */
@@ -609,6 +625,18 @@ describe('AUTH and redis_db (spec §6, R10)', () => {
       for (const d of lockedDb0) assertBytes(await d.call('EXISTS', k), int(0), `${k} not in db 0`)
     }
     assertBytes(await lockedDb3[authed(keys[0]!)]!.call('GET', keys[0]!), bulk('single'), 'db 3')
+  })
+
+  test('redis_db with a unix-socket server: SELECT is sent there too (R10)', async () => {
+    const c = await open(ports.unixdb)
+    await c.expect(['SET', 'ux:k', 'over the socket'], OK)
+    await c.expect(['MSET', 'ux:a', '1', 'ux:b', '2'], OK)
+    await c.expect(['MGET', 'ux:k', 'ux:a', 'ux:b'], bulks('over the socket', '1', '2'))
+    const db2 = await Resp.open(socketed.port, undefined, 2)
+    const db0 = await Resp.open(socketed.port)
+    opened.push(db2, db0)
+    await db2.expect(['GET', 'ux:k'], bulk('over the socket'))
+    await db0.expect(['EXISTS', 'ux:k', 'ux:a', 'ux:b'], int(0))
   })
 })
 
