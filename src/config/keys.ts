@@ -112,6 +112,13 @@ export function parseNumber(value: string): number {
   return n
 }
 
+/** A number that must not be 0 (`max_request_size`: a cap of 0 would refuse every request). */
+export function parsePositive(value: string): number {
+  const n = parseNumber(value)
+  if (n === 0) throw new DirectiveError('cannot be 0')
+  return n
+}
+
 export function parseBool(value: string): boolean {
   if (value === 'true') return true
   if (value === 'false') return false
@@ -348,6 +355,25 @@ export const POOL_KEYS = [
     default: POOL_DEFAULTS.tcpkeepalive,
   }),
   { key: 'servers', field: 'servers', parse: parseServer, list: true },
+  // walnut's own keys (docs/failures.md): limits against hostile or broken clients.
+  row({
+    key: 'max_request_size',
+    field: 'maxRequestSize',
+    parse: parsePositive,
+    default: POOL_DEFAULTS.maxRequestSize,
+  }),
+  row({
+    key: 'client_max_buffer',
+    field: 'clientMaxBuffer',
+    parse: parseNumber,
+    default: POOL_DEFAULTS.clientMaxBuffer,
+  }),
+  row({
+    key: 'client_max_inflight',
+    field: 'clientMaxInflight',
+    parse: parseNumber,
+    default: POOL_DEFAULTS.clientMaxInflight,
+  }),
 ] as const satisfies readonly KeyRow[]
 
 /** Row by YAML key. */

@@ -87,6 +87,21 @@ export interface PoolConfig {
   readonly serverRetryTimeout: number
   readonly serverFailureLimit: number
   readonly tcpkeepalive: boolean
+  /**
+   * walnut-only limits against hostile or broken clients (docs/failures.md).
+   * Largest request accepted, in bytes (`max_request_size`; R12).
+   */
+  readonly maxRequestSize: number
+  /**
+   * Reply bytes a client may leave unread before it is closed (`client_max_buffer`,
+   * like redis's client-output-buffer-limit); 0: no limit.
+   */
+  readonly clientMaxBuffer: number
+  /**
+   * Unanswered requests per client before the proxy stops reading from it
+   * (`client_max_inflight`); 0: no limit.
+   */
+  readonly clientMaxInflight: number
   /** Servers in nutcracker's internal order: sorted by name, shorter first, then bytewise. */
   readonly servers: readonly ServerConfig[]
 }
@@ -98,7 +113,7 @@ export interface Config {
   readonly pools: readonly PoolConfig[]
 }
 
-/** nutcracker 0.5.0 defaults for the optional pool keys. */
+/** nutcracker 0.5.0 defaults for the optional pool keys, then walnut's own keys. */
 export const POOL_DEFAULTS = {
   hash: 'fnv1a_64',
   distribution: 'ketama',
@@ -113,4 +128,8 @@ export const POOL_DEFAULTS = {
   serverRetryTimeout: 30000,
   serverFailureLimit: 2,
   tcpkeepalive: false,
+  // walnut-only keys (not in nutcracker 0.5.0); docs/failures.md.
+  maxRequestSize: 512 * 1024 * 1024,
+  clientMaxBuffer: 1024 * 1024 * 1024,
+  clientMaxInflight: 4096,
 } as const satisfies Partial<PoolConfig>

@@ -9,9 +9,17 @@
  * message is the head goes straight into the write queue, without being held
  * in the message.
  *
- * Flow control: past MAX_OUTSTANDING unanswered requests, or MAX_BUFFERED
- * bytes the client has not read yet, the connection stops reading (the kernel
- * then pushes back on the client) until it falls below half of both.
+ * Flow control: past `client_max_inflight` unanswered requests, or
+ * MAX_BUFFERED bytes of replies the client has not read yet, the connection
+ * stops reading (the kernel then pushes back on the client) until it falls
+ * below half of both. Requests already read still complete, so the count can
+ * overshoot by one read's worth of requests; memory stays bounded.
+ *
+ * Hard bound (like redis's client-output-buffer-limit): a client that leaves
+ * more than `client_max_buffer` reply bytes unread — written to its socket
+ * and not yet taken by the kernel, plus completed replies held behind an
+ * earlier one — is closed at once, its replies dropped; client_err counts it.
+ * See docs/failures.md.
  */
 
 import type { Socket } from 'node:net'
@@ -30,8 +38,6 @@ import { type Flushable, markDirty } from './flush.js'
 import { CLOSE_CLEAN, CLOSE_ERROR, CLOSE_NONE, Msg } from './msg.js'
 import type { Pool } from './pool.js'
 
-/** Unanswered requests per client before it stops being read. */
-export const MAX_OUTSTANDING = 4096
 /** Reply bytes buffered for a client that does not read before it stops being read. */
 export const MAX_BUFFERED = 16 * 1024 * 1024
 
@@ -58,6 +64,12 @@ export class ClientConn implements ClientApi, Flushable {
   /** The split request being built between beginSplit and endSplit. */
   private splitMsg: Msg | null = null
   private nfrag = 0
+  /** Reply bytes of completed messages held behind an earlier, unanswered one. */
+  private held = 0
+  /** client_max_buffer (0: none), client_max_inflight (0: none), and the pause level for bytes. */
+  private readonly maxBuffer: number
+  private readonly maxInflight: number
+  private readonly pauseBytes: number
 
   constructor(
     private readonly socket: Socket,
@@ -65,6 +77,11 @@ export class ClientConn implements ClientApi, Flushable {
     private readonly onGone: (c: ClientConn) => void,
   ) {
     this.log = pool.log
+    const cfg = pool.config
+    this.maxBuffer = cfg.clientMaxBuffer
+    this.maxInflight = cfg.clientMaxInflight > 0 ? cfg.clientMaxInflight : Number.POSITIVE_INFINITY
+    // Stop reading well before the hard bound, so a client that reads slowly is slowed, not closed.
+    this.pauseBytes = this.maxBuffer > 0 ? Math.min(MAX_BUFFERED, this.maxBuffer / 2) : MAX_BUFFERED
     this.session = pool.protocol.newClientSession(this)
     connections.total_connections++
     connections.curr_connections++
@@ -125,7 +142,7 @@ export class ClientConn implements ClientApi, Flushable {
     this.nfrag = 0
   }
 
-  fragment(server: number, bytes: Buffer): void {
+  fragment(server: number, bytes: Buffer, key: Uint8Array, keyStart: number, keyEnd: number): void {
     const parent = this.splitMsg
     if (parent === null) return
     const frag = new Msg(null)
@@ -134,7 +151,7 @@ export class ClientConn implements ClientApi, Flushable {
     frag.req.append(bytes)
     parent.pending++
     this.pool.counters.fragments++
-    this.pool.send(server, frag)
+    this.pool.sendFragment(server, frag, key, keyStart, keyEnd)
   }
 
   endSplit(): void {
@@ -158,6 +175,16 @@ export class ClientConn implements ClientApi, Flushable {
     this.complete(msg)
   }
 
+  requestTooLarge(): void {
+    this.pool.counters.request_too_large++
+    this.log.log(
+      5,
+      'client',
+      () =>
+        `${this.label} sent a request over max_request_size ${this.pool.config.maxRequestSize}: refused`,
+    )
+  }
+
   close(bytes: Buffer | null, clean: boolean): void {
     if (this.closing) return
     this.closing = true
@@ -179,9 +206,20 @@ export class ClientConn implements ClientApi, Flushable {
   /** `msg`'s reply is complete; write it and whatever completed behind it. */
   complete(msg: Msg): void {
     msg.done = true
-    if (msg !== this.head) return
+    if (msg !== this.head) {
+      // Held until the replies before it are in: counts toward client_max_buffer.
+      this.held += msg.rep.length
+      if (this.maxBuffer > 0 && this.held + this.socket.writableLength > this.maxBuffer) {
+        this.overflow()
+      }
+      return
+    }
+    // `msg` itself was the head: its bytes went straight to `out`, it was never held.
     let m: Msg | null = msg
+    let wasHeld = false
     while (m?.done) {
+      if (wasHeld) this.held -= m.rep.length
+      wasHeld = true
       m.rep.pushTo(this.out)
       this.outstanding--
       m.client = null
@@ -198,11 +236,15 @@ export class ClientConn implements ClientApi, Flushable {
   }
 
   flush(): void {
-    if (this.gone) {
+    if (this.gone || this.socket.destroyed) {
       this.out.clear()
       return
     }
     this.out.writeTo(this.socket)
+    if (this.maxBuffer > 0 && this.socket.writableLength + this.held > this.maxBuffer) {
+      this.overflow()
+      return
+    }
     if (this.endAfterFlush !== CLOSE_NONE) {
       this.count(this.endAfterFlush === CLOSE_CLEAN)
       if (!this.socket.writableEnded) {
@@ -226,12 +268,19 @@ export class ClientConn implements ClientApi, Flushable {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.closing) return
-    this.session.feed(chunk)
+    try {
+      this.session.feed(chunk)
+    } catch (err) {
+      this.internalError(err)
+      return
+    }
     if (
       !this.paused &&
-      (this.outstanding > MAX_OUTSTANDING || this.socket.writableLength > MAX_BUFFERED)
+      (this.outstanding > this.maxInflight ||
+        this.socket.writableLength + this.held > this.pauseBytes)
     ) {
       this.paused = true
+      this.pool.counters.client_read_paused++
       this.socket.pause()
     }
   }
@@ -246,7 +295,10 @@ export class ClientConn implements ClientApi, Flushable {
 
   private maybeResume(): void {
     if (this.closing) return
-    if (this.outstanding <= MAX_OUTSTANDING / 2 && this.socket.writableLength <= MAX_BUFFERED / 2) {
+    if (
+      this.outstanding <= this.maxInflight / 2 &&
+      this.socket.writableLength + this.held <= this.pauseBytes / 2
+    ) {
       this.paused = false
       this.socket.resume()
     }
@@ -287,6 +339,45 @@ export class ClientConn implements ClientApi, Flushable {
 
   private stopReading(): void {
     this.socket.pause()
+  }
+
+  /**
+   * More than client_max_buffer reply bytes unread: the client is not reading.
+   * Close it now and drop its replies (redis's client-output-buffer-limit);
+   * requests still out complete at their servers.
+   */
+  private overflow(): void {
+    if (this.socket.destroyed) return
+    this.closing = true
+    this.pool.counters.client_buffer_closed++
+    this.count(false)
+    const unread = this.socket.writableLength + this.held
+    this.log.log(
+      5,
+      'client',
+      () =>
+        `${this.label} closed: ${unread} reply bytes unread, over client_max_buffer ${this.maxBuffer}`,
+    )
+    this.socket.destroy()
+  }
+
+  /**
+   * A bug met this client's bytes (its session threw): close this client alone,
+   * counted as client_err, and log it loudly; the proxy and its other clients
+   * go on. Fuzz tests look for this line.
+   */
+  private internalError(err: unknown): void {
+    this.closing = true
+    this.count(false)
+    const what = err instanceof Error ? (err.stack ?? err.message) : String(err)
+    this.log.log(3, 'client', () => `internal error on ${this.label}, closed: ${what}`)
+    this.socket.destroy()
+  }
+
+  /** `client <addr> on pool <name>` for logs (built only when a line is logged). */
+  private get label(): string {
+    const s = this.socket
+    return `client ${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'} on pool ${this.pool.config.name}`
   }
 
   /** Counts the connection's end once: client_eof when clean, client_err otherwise. */

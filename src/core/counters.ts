@@ -11,6 +11,14 @@ export class PoolCounters {
   server_ejects = 0
   forward_error = 0
   fragments = 0
+  // walnut-only counters (docs/failures.md): never in the nutcracker stats document,
+  // which lists its members by name (src/stats/metrics.ts).
+  /** Requests refused for exceeding max_request_size. */
+  request_too_large = 0
+  /** Clients closed for leaving more than client_max_buffer reply bytes unread (also client_err). */
+  client_buffer_closed = 0
+  /** Times a client stopped being read at client_max_inflight or with replies piling up. */
+  client_read_paused = 0
 }
 
 export class ServerCounters {

@@ -63,6 +63,22 @@ export class Pool {
     server.send(msg, this.lastHash)
   }
 
+  /**
+   * Sends a fragment to server `index` on the connection of its first key
+   * `key[ks..ke)`: the one a single-key request for that key takes, so one
+   * client's requests for that key stay in order (docs/failures.md). The key is
+   * hashed only when there is a connection to choose.
+   */
+  sendFragment(index: number, msg: Msg, key: Uint8Array, ks: number, ke: number): void {
+    const server = index >= 0 ? this.servers[index] : undefined
+    if (server === undefined) {
+      this.failMsg(msg, REASON_REFUSED)
+      return
+    }
+    const h = this.config.serverConnections > 1 ? this.placement.hashOf(key, ks, ke) : 0
+    server.send(msg, h)
+  }
+
   /** The protocol's failure reply for `reason` (cached). */
   errorReply(reason: string): Buffer {
     let b = this.errorReplies.get(reason)
@@ -113,12 +129,17 @@ export class Pool {
     client.complete(parent)
   }
 
-  /** Takes `server` out of the distribution for server_retry_timeout ms. */
+  /**
+   * Takes `server` out of the distribution for server_retry_timeout ms. As in
+   * nutcracker, a server already out is ejected again (a connection of it that
+   * fails later, say): counted again, and its retry time starts anew.
+   */
   eject(server: Server): void {
     const now = Date.now()
     server.retryAt = now + this.config.serverRetryTimeout
     server.counters.server_ejected_at = now * 1000
     this.counters.server_ejects++
+    // A later retry time for a server already out leaves nextRetry early: readmit() recomputes it.
     if (server.retryAt < this.nextRetry) this.nextRetry = server.retryAt
     this.placement.setLive(server.index, false)
     this.log.log(
@@ -135,8 +156,9 @@ export class Pool {
     for (const s of this.servers) {
       if (s.retryAt === 0) continue
       if (s.retryAt <= now) {
+        // nutcracker: the failure count was reset at ejection and is not reset here, so
+        // failures of the server's connections while it was out still count.
         s.retryAt = 0
-        s.failures = 0
         this.placement.setLive(s.index, true)
         this.log.log(6, 'pool', () => `re-added ${s.label}`)
       } else if (s.retryAt < next) {

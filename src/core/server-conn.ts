@@ -188,7 +188,15 @@ export class ServerConn implements ServerApi, Flushable {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.dead) return
-    this.session.feed(chunk)
+    try {
+      this.session.feed(chunk)
+    } catch (err) {
+      // A bug met these bytes: fail this connection alone (its requests get an error
+      // reply) and log it loudly, rather than let the exception end the process.
+      const what = err instanceof Error ? (err.stack ?? err.message) : String(err)
+      this.server.pool.log.log(3, 'server', () => `internal error on ${this.server.label}: ${what}`)
+      this.fail(REASON_INVALID, END_ERROR)
+    }
   }
 
   private readonly onError = (err: Error): void => {

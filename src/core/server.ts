@@ -59,13 +59,14 @@ export class Server {
 
   /** A reply for `msg` arrived on one of this server's connections. */
   delivered(msg: Msg, frame: ReplyFrame, flags: number): void {
-    if ((flags & F_FAILURE) !== 0) this.failure()
-    else this.failures = 0
     if (msg.handshake !== null) {
       const problem = msg.handshake(frame)
       if (problem !== null) this.pool.log.log(3, 'server', () => `${problem} on ${this.label}`)
       return
     }
+    // nutcracker (server_ok): any reply forwarded resets the failure count.
+    if ((flags & F_FAILURE) !== 0) this.failure()
+    else this.failures = 0
     if (msg.parent !== null) {
       this.pool.fragmentReply(msg, frame)
       return
@@ -96,13 +97,19 @@ export class Server {
     this.failure()
   }
 
-  /** Counts one failure; ejects the server when the limit is reached. */
+  /**
+   * Counts one failure; ejects the server when the limit is reached. Exactly
+   * nutcracker's server_failure: nothing is counted without auto_eject_hosts;
+   * `count < limit` keeps the server (so a limit of 0 acts as 1); an ejection
+   * resets the count, and is counted even when the server is already out.
+   */
   private failure(): void {
-    this.failures++
     const cfg = this.pool.config
-    if (!cfg.autoEjectHosts || this.retryAt !== 0) return
-    // nutcracker: a limit of 0 behaves like 1.
-    if (this.failures >= Math.max(1, cfg.serverFailureLimit)) this.pool.eject(this)
+    if (!cfg.autoEjectHosts) return
+    this.failures++
+    if (this.failures < cfg.serverFailureLimit) return
+    this.failures = 0
+    this.pool.eject(this)
   }
 
   /** Closes every connection (shutdown); their requests fail with `reason`. */

@@ -71,11 +71,17 @@ export interface SplitHook {
 
 /** What a client session may ask of its client connection. Implemented by the core. */
 export interface ClientApi {
-  /** Index of the pool server (internal order) that owns the key `buf[start..end)`. */
+  /**
+   * Index of the pool server (internal order) that owns the key `buf[start..end)`,
+   * or -1 when every server is ejected. It also remembers the key's hash: the next
+   * `forward`/`forwardBytes` picks its server connection by it (server_connections
+   * > 1), so call it for the request's key just before forwarding.
+   */
   serverFor(buf: Uint8Array, start: number, end: number): number
   /**
    * Forwards the request at `[start, end)` of `stream` verbatim to `server`.
    * `hook` may replace its reply (null: pass the server's bytes through).
+   * The server connection is the one of the key last given to `serverFor`.
    */
   forward(
     server: number,
@@ -92,10 +98,24 @@ export interface ClientApi {
    * then `endSplit`. The client's reply is whatever `hook.finish` pushes.
    */
   beginSplit(hook: SplitHook): void
-  fragment(server: number, bytes: Buffer): void
+  /**
+   * One fragment for `server`. `key[keyStart..keyEnd)` is the fragment's FIRST key:
+   * with server_connections > 1 the fragment goes on the server connection a
+   * single-key request for that key takes, so a client's `SET k1` then
+   * `MGET k1 k2` reach the server in that order for k1 (nutcracker does not
+   * promise this). Later keys of the fragment may share no connection with
+   * earlier single-key requests for them; see docs/failures.md.
+   */
+  fragment(server: number, bytes: Buffer, key: Uint8Array, keyStart: number, keyEnd: number): void
   endSplit(): void
   /** A reply made by the proxy itself, delivered in request order. */
   reply(bytes: Buffer): void
+  /**
+   * The session refused a request over the pool's `max_request_size`; the core
+   * logs it and counts it (walnut-only counter request_too_large). Call it before
+   * the error reply or close. Optional, so test doubles need not implement it.
+   */
+  requestTooLarge?(): void
   /**
    * Delivers `bytes` (if not null) after every earlier reply, then closes the
    * connection. `clean` says whether it counts as `client_eof` (QUIT) rather

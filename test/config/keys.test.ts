@@ -397,6 +397,9 @@ describe('accepted values and defaults', () => {
       serverRetryTimeout: 0,
       serverFailureLimit: 0,
       tcpkeepalive: true,
+      maxRequestSize: 512 * 1024 * 1024,
+      clientMaxBuffer: 1024 * 1024 * 1024,
+      clientMaxInflight: 4096,
       servers: [
         {
           text: '127.0.0.1:24101:1',
@@ -467,7 +470,7 @@ describe('accepted values and defaults', () => {
 })
 
 describe('the key table', () => {
-  test('one row per key, nutcracker 0.5.0 keys only', () => {
+  test("one row per key: nutcracker 0.5.0's keys, then walnut's limits", () => {
     assert.deepEqual(
       POOL_KEYS.map((r) => r.key),
       [
@@ -488,6 +491,9 @@ describe('the key table', () => {
         'server_failure_limit',
         'tcpkeepalive',
         'servers',
+        'max_request_size',
+        'client_max_buffer',
+        'client_max_inflight',
       ],
     )
   })

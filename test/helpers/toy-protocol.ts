@@ -9,6 +9,7 @@
  *   uget <key>            forwarded with a ReplyHook that upper-cases the reply
  *   rget <key>            re-encoded as `get <key>\n` and sent with forwardBytes
  *   fail <key>            forwarded; the backend's `-...` reply is flagged F_FAILURE
+ *   boom                  the session throws (a bug the core must contain)
  *   mget k1 k2 ...        split: one fragment `mget <its keys>\n` per server, in
  *                         server order; merged as `VALUES k1=v1 k2=v2 ...\n` in key
  *                         order, or `ERR <reason>\n` (the first failed fragment's)
@@ -165,6 +166,9 @@ class ToyClientSession implements ClientSession {
       case 'bad':
         api.close(ERR_PROTOCOL, false)
         return false
+      case 'boom':
+        // A session bug, for the core's containment of exceptions.
+        throw new Error('toy session bug')
       case 'get':
       case 'set':
       case 'fail':
@@ -210,7 +214,15 @@ class ToyClientSession implements ClientSession {
         const servers = [...byServer.keys()].sort((a, b) => a - b)
         api.beginSplit(new MergeHook(keys, this.proto))
         for (const s of servers) {
-          api.fragment(s, Buffer.from(`mget ${byServer.get(s)!.join(' ')}\n`, 'latin1'))
+          const keysOf = byServer.get(s)!
+          const first = Buffer.from(keysOf[0]!, 'latin1')
+          api.fragment(
+            s,
+            Buffer.from(`mget ${keysOf.join(' ')}\n`, 'latin1'),
+            first,
+            0,
+            first.length,
+          )
         }
         api.endSplit()
         return true

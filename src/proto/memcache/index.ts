@@ -21,15 +21,16 @@ export {
 export { GetMerge, MemcacheClientSession, MemcacheServerSession } from './session.js'
 
 export interface MemcacheOptions {
-  /** Largest request accepted (command line + data block). Default 512 MiB. */
+  /** Largest request accepted (command line + data block). Default: the pool's `max_request_size`. */
   readonly maxRequestSize?: number
 }
 
 const NO_STEPS: readonly HandshakeStep[] = []
 
 export function createMemcacheProtocol(pool: PoolConfig, options: MemcacheOptions = {}): Protocol {
-  const parserOptions: RequestParserOptions =
-    options.maxRequestSize === undefined ? {} : { maxRequestSize: options.maxRequestSize }
+  // The pool's max_request_size unless the caller overrides it (test doubles may lack it).
+  const max = options.maxRequestSize ?? pool.maxRequestSize
+  const parserOptions: RequestParserOptions = max === undefined ? {} : { maxRequestSize: max }
   return {
     name: 'memcache',
     newClientSession: (api) => new MemcacheClientSession(api, parserOptions, pool.servers.length),

@@ -40,6 +40,8 @@ import {
   RP_FRAME,
 } from './reply-parser.js'
 import {
+  E_LINE_TOO_LONG,
+  E_TOO_LARGE,
   FATAL,
   REJECT,
   REQUEST,
@@ -101,11 +103,13 @@ export class MemcacheClientSession implements ClientSession {
         if (this.done) return
         stream.release(p.end)
       } else if (st === REJECT) {
+        if (p.error === E_TOO_LARGE) this.api.requestTooLarge?.()
         // memcached sends nothing back for a noreply request, errors included.
         if (!p.noreply) this.api.reply(p.rejectReply)
         stream.release(p.lineEnd)
       } else if (st === FATAL) {
         this.done = true
+        if (p.error === E_LINE_TOO_LONG) this.api.requestTooLarge?.()
         this.api.close(p.rejectReply, false)
         return
       } else {
@@ -214,8 +218,11 @@ export class MemcacheClientSession implements ClientSession {
       bytes[at++] = CR
       bytes[at] = LF
       merge.setFragment(f, bytes)
+      // The fragment's first key picks its server connection (ClientApi.fragment).
+      const first = this.serverHead[slot]!
+      const kb = stream.resolve(p.keyStart(first), p.keyEnd(first))
       this.serverHead[slot] = -1
-      api.fragment(s, bytes)
+      api.fragment(s, bytes, kb, stream.rs, stream.re)
     }
     api.endSplit()
   }

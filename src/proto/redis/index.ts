@@ -28,7 +28,7 @@ export { DEFAULT_MAX_REQUEST_SIZE } from './request-parser.js'
 export { REDIS_VERSION } from './session.js'
 
 export interface RedisOptions {
-  /** Cap on one request's size in bytes (R12). Default 512 MiB. */
+  /** Cap on one request's size in bytes (R12). Default: the pool's `max_request_size`. */
   readonly maxRequestSize?: number
 }
 
@@ -106,7 +106,8 @@ class RedisProtocol implements Protocol {
     this.settings = {
       password: auth !== undefined && auth.length > 0 ? Buffer.from(auth) : null,
       servers: pool.servers.length,
-      maxRequestSize: options.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE,
+      // The pool's max_request_size unless the caller overrides it.
+      maxRequestSize: options.maxRequestSize ?? pool.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE,
       walnutVersion: cachedVersion,
       startedAt: STARTED_AT,
     }

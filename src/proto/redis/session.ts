@@ -231,8 +231,9 @@ export class RedisClientSession implements ClientSession {
   private readonly replyHook: ReplyHook | null = null
 
   // Split scratch, reused: per key its server; per server its key count,
-  // sub-request size, buffer, write cursor and fragment number.
+  // sub-request size, buffer, write cursor, fragment number and first key.
   private keyServer = new Int32Array(16)
+  private readonly serverFirst: Int32Array
   private readonly serverKeys: Int32Array
   private readonly serverBytes: Float64Array
   private readonly serverCursor: Float64Array
@@ -246,6 +247,7 @@ export class RedisClientSession implements ClientSession {
     this.parser = new request.RequestParser(this.stream, settings.maxRequestSize)
     this.authed = settings.password === null
     const n = settings.servers
+    this.serverFirst = new Int32Array(n)
     this.serverKeys = new Int32Array(n)
     this.serverBytes = new Float64Array(n)
     this.serverCursor = new Float64Array(n)
@@ -272,6 +274,7 @@ export class RedisClientSession implements ClientSession {
       if (r === request.NEED_MORE) break
       if (r === request.ERROR) {
         this.closed = true
+        if (parser.error === request.PROTOCOL_ERRORS.tooLarge) this.api.requestTooLarge?.()
         this.api.close(errorBytes(parser.error), false)
         return
       }
@@ -417,7 +420,18 @@ export class RedisClientSession implements ClientSession {
       const a = 1 + k * step
       const buf = p.arg(a)
       const s = api.serverFor(buf, p.rs, p.re)
+      if (s < 0) {
+        // Every server is ejected (then no key has a server): forwarded whole to none,
+        // the core answers `-ERR Connection refused` as for any request (spec §8.2).
+        for (let j = 0; j < k; j++) {
+          serverKeys[keyServer[j]!] = 0
+          serverBytes[keyServer[j]!] = 0
+        }
+        this.forwardTo(s)
+        return
+      }
       keyServer[k] = s
+      if (serverKeys[s] === 0) this.serverFirst[s] = k
       serverKeys[s]!++
       serverBytes[s]! += bulkSize(p.argLength(a))
       if (step === 2) serverBytes[s]! += bulkSize(p.argLength(a + 1))
@@ -467,7 +481,9 @@ export class RedisClientSession implements ClientSession {
     api.beginSplit(hook)
     for (let s = 0; s < servers; s++) {
       if (serverKeys[s] === 0) continue
-      api.fragment(s, this.serverBuf[s]!)
+      // The fragment's first key picks its server connection (ClientApi.fragment).
+      const first = p.arg(1 + this.serverFirst[s]! * step)
+      api.fragment(s, this.serverBuf[s]!, first, p.rs, p.re)
       this.serverBuf[s] = null
       serverKeys[s] = 0
       serverBytes[s] = 0
