@@ -1,10 +1,11 @@
 /**
  * walnut proxying redis, end to end: three real redis-servers behind the built CLI (plus two
- * password-protected ones for `redis_auth` / `redis_db`). Every command class of spec §2 with
- * exact reply bytes, split commands over all servers, hash tags, EVAL routing, R1-R6 and R13,
- * AUTH (spec §6), R10, and the awkward data: the empty key, binary keys and values, 16 MiB
- * values, nested replies and a 200 000-element LRANGE. Where a key lands is checked by asking
- * each backend directly, against the placement computed from the same config.
+ * password-protected ones for `redis_auth` / `redis_db`, and one reached over a unix socket).
+ * Every command class of spec §2 with exact reply bytes, split commands over all servers, hash
+ * tags, EVAL routing, R1-R6 and R13, AUTH (spec §6), R10, and the awkward data: the empty
+ * key, binary keys and values, 16 MiB values, nested replies and a 200 000-element LRANGE.
+ * Where a key lands is checked by asking each backend directly, against the placement
+ * computed from the same config.
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
