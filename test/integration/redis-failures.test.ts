@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '../helpers/ports.js'
 import {
   assertBytes,
@@ -26,6 +27,8 @@ import {
 import { type ProxyProc, type ServerProc, startRedis, startWalnut } from '../helpers/servers.js'
 
 const TIMEOUT_MS = 300
+/** CLIENT PAUSE on the stalled server: long enough that a loaded machine still sees it. */
+const PAUSE_MS = 1500
 const REFUSED = line('-ERR Connection refused')
 const TIMED_OUT = line('-ERR Connection timed out')
 
@@ -76,22 +79,29 @@ describe('backend errors and failures', () => {
       await direct[0]!.expect(['CONFIG', 'SET', 'maxmemory', '0'], OK)
     }
     await c.expect(['GET', a], bulk('before'))
-    // A script busy for 500 ms on server 0 (busy-reply-threshold is 100 ms).
+    // A script keeps server 0 busy for 1 s (busy-reply-threshold is 100 ms); walnut's requests
+    // go out once another connection finds the server busy, so a loaded machine cannot reorder.
     const busy = direct[0]!.call(
       'EVAL',
       "local t = redis.call('time') local s = t[1] * 1000000 + t[2] " +
-        'repeat t = redis.call("time") until t[1] * 1000000 + t[2] - s > 500000 return 1',
+        'repeat t = redis.call("time") until t[1] * 1000000 + t[2] - s > 1000000 return 1',
       '0',
     )
+    const probe = await Resp.open(backends[0]!.port)
     let during: Buffer | undefined
     let other: Buffer | undefined
     try {
-      await new Promise((r) => setTimeout(r, 200))
+      const deadline = Date.now() + 5000
+      while (!(await probe.call('PING')).toString().startsWith('-BUSY')) {
+        if (Date.now() > deadline) assert.fail('server 0 never became busy')
+        await sleep(10)
+      }
       ;[during, other] = await c.pipeline([
         ['GET', a],
         ['GET', b],
       ])
     } finally {
+      await probe.close()
       // Whatever happened, the next test must not find server 0 still busy.
       assertBytes(await busy, int(1), 'script')
     }
@@ -109,7 +119,7 @@ describe('backend errors and failures', () => {
   test('a stalled backend: its requests time out, the other server`s replies keep their turn', async () => {
     const c = await Resp.open(walnut.port)
     await c.expect(['MSET', a, 'va', b, 'vb'], OK)
-    await direct[1]!.expect(['CLIENT', 'PAUSE', '800', 'ALL'], OK)
+    await direct[1]!.expect(['CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL'], OK)
     const t0 = Date.now()
     const replies = await c.pipeline([['GET', b], ['GET', a], ['MGET', a, b], ['PING']])
     const took = Date.now() - t0
@@ -118,9 +128,10 @@ describe('backend errors and failures', () => {
       Buffer.concat([TIMED_OUT, bulk('va'), TIMED_OUT, line('+PONG')]),
       'stalled server 1',
     )
-    assert.ok(took >= TIMEOUT_MS - 20 && took < 790, `answered after ${took} ms`)
+    // After the timeout, well before the pause ends.
+    assert.ok(took >= TIMEOUT_MS - 20 && took < PAUSE_MS - 100, `answered after ${took} ms`)
     // The pause ends; server 1 answers again on a new connection.
-    await new Promise((r) => setTimeout(r, 850 - took))
+    await sleep(PAUSE_MS + 50 - took)
     await c.expect(['MGET', a, b], bulks('va', 'vb'))
     await c.close()
   })
