@@ -184,7 +184,7 @@ describe('commands answered by walnut', () => {
     await c.client.send(
       Buffer.concat([cmd('GET', 'quit:a'), cmd('QUIT'), cmd('SET', 'quit:a', 'after')]),
     )
-    assertBytes(await c.client.readUntilClose(), '$6\r\nbefore\r\n+OK\r\n', 'GET, QUIT, SET')
+    assertBytes(await c.client.readUntilClose(10_000), '$6\r\nbefore\r\n+OK\r\n', 'GET, QUIT, SET')
     assertBytes(await direct[main('quit:a')]!.call('GET', 'quit:a'), bulk('before'), 'not set')
   })
 
@@ -601,7 +601,7 @@ describe('AUTH and redis_db (spec §6, R10)', () => {
     )
     const q = await open(ports.auth)
     await q.client.send(Buffer.concat([cmd('QUIT'), cmd('PING')]))
-    assertBytes(await q.client.readUntilClose(), OK, 'QUIT before AUTH')
+    assertBytes(await q.client.readUntilClose(10_000), OK, 'QUIT before AUTH')
   })
 
   test('walnut authenticates to password-protected servers; split commands too', async () => {
@@ -712,6 +712,6 @@ describe('data', () => {
 test('walnut still answers after all of the above', async () => {
   const c = await connect(ports.main)
   await c.send(cmd('PING'))
-  assertBytes(await c.readReply(), '+PONG\r\n', 'PING')
+  assertBytes(await c.readReply(10_000), '+PONG\r\n', 'PING')
   await c.close()
 })
