@@ -374,6 +374,46 @@ export const POOL_KEYS = [
     parse: parseNumber,
     default: POOL_DEFAULTS.clientMaxInflight,
   }),
+  // walnut's own keys (docs/tls.md): TLS to the servers, a TLS listener, redis ACL auth.
+  // Checks across keys and the certificate files: src/config/tls.ts.
+  row({ key: 'tls', field: 'tls', parse: parseBool, default: POOL_DEFAULTS.tls }),
+  row({ key: 'tls_ca_file', field: 'tlsCaFile', parse: parseString, default: undefined }),
+  row({ key: 'tls_cert_file', field: 'tlsCertFile', parse: parseString, default: undefined }),
+  row({ key: 'tls_key_file', field: 'tlsKeyFile', parse: parseString, default: undefined }),
+  row({ key: 'tls_server_name', field: 'tlsServerName', parse: parseString, default: undefined }),
+  row({
+    key: 'tls_verify',
+    field: 'tlsVerify',
+    parse: parseBool,
+    default: POOL_DEFAULTS.tlsVerify,
+  }),
+  row({ key: 'listen_tls', field: 'listenTls', parse: parseListen, default: undefined }),
+  row({
+    key: 'tls_listen_cert_file',
+    field: 'tlsListenCertFile',
+    parse: parseString,
+    default: undefined,
+  }),
+  row({
+    key: 'tls_listen_key_file',
+    field: 'tlsListenKeyFile',
+    parse: parseString,
+    default: undefined,
+  }),
+  row({
+    key: 'tls_listen_ca_file',
+    field: 'tlsListenCaFile',
+    parse: parseString,
+    default: undefined,
+  }),
+  row({
+    key: 'tls_listen_verify_client',
+    field: 'tlsListenVerifyClient',
+    parse: parseBool,
+    default: POOL_DEFAULTS.tlsListenVerifyClient,
+  }),
+  row({ key: 'redis_auth_user', field: 'redisAuthUser', parse: parseString, default: undefined }),
+  row({ key: 'client_auth', field: 'clientAuth', parse: parseString, default: undefined }),
 ] as const satisfies readonly KeyRow[]
 
 /** Row by YAML key. */

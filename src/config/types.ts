@@ -102,6 +102,37 @@ export interface PoolConfig {
    * (`client_max_inflight`); 0: no limit.
    */
   readonly clientMaxInflight: number
+  /**
+   * walnut-only TLS and auth keys (docs/tls.md). Backend TLS (`tls`): the
+   * server connections speak TLS, verified against `tlsCaFile` (else Node's
+   * built-in CA list) unless `tlsVerify` is false, as `tlsServerName` (else the
+   * server's host); `tlsCertFile` + `tlsKeyFile` are an optional client
+   * certificate. File paths are absolute (the loader resolves relative ones
+   * against the config file's directory); undefined when not set.
+   */
+  readonly tls: boolean
+  readonly tlsCaFile?: string | undefined
+  readonly tlsCertFile?: string | undefined
+  readonly tlsKeyFile?: string | undefined
+  readonly tlsServerName?: string | undefined
+  readonly tlsVerify: boolean
+  /**
+   * A TLS listener next to `listen` (`listen_tls`), with its certificate and
+   * key; with `tlsListenVerifyClient`, clients must present a certificate
+   * signed by `tlsListenCaFile`.
+   */
+  readonly listenTls?: ListenAddress | undefined
+  readonly tlsListenCertFile?: string | undefined
+  readonly tlsListenKeyFile?: string | undefined
+  readonly tlsListenCaFile?: string | undefined
+  readonly tlsListenVerifyClient: boolean
+  /** ACL user of the backend handshake (`AUTH <user> <redis_auth>`); redis pools only. */
+  readonly redisAuthUser?: string | undefined
+  /**
+   * The password clients must send (`client_auth`), when it differs from the
+   * backend's credentials; undefined: clients send the backend's (docs/tls.md).
+   */
+  readonly clientAuth?: string | undefined
   /** Servers in nutcracker's internal order: sorted by name, shorter first, then bytewise. */
   readonly servers: readonly ServerConfig[]
 }
@@ -132,4 +163,8 @@ export const POOL_DEFAULTS = {
   maxRequestSize: 512 * 1024 * 1024,
   clientMaxBuffer: 1024 * 1024 * 1024,
   clientMaxInflight: 4096,
+  // walnut-only TLS keys; docs/tls.md.
+  tls: false,
+  tlsVerify: true,
+  tlsListenVerifyClient: false,
 } as const satisfies Partial<PoolConfig>

@@ -11,6 +11,7 @@
 import { ConfigError } from '../errors.js'
 import { POOL_KEYS, type ServerEntry } from './keys.js'
 import { firstDuplicate, sortByName } from './names.js'
+import { checkTlsKeys, type ListenEntry, listenTlsDuplicate } from './tls.js'
 import type { Config, ListenAddress, PoolConfig, ServerConfig } from './types.js'
 import type { YamlConfig } from './yaml-shape.js'
 
@@ -71,6 +72,22 @@ export function validateConfig(drafts: readonly PoolDraft[], yaml: YamlConfig): 
     )
   }
 
+  // walnut: a listen_tls address repeats no other listen address (src/config/tls.ts).
+  const entries: ListenEntry[] = []
+  for (const { pool, draft } of built) {
+    const at = (key: string) => draft.values.get(key)?.valueAt ?? draft.nameAt
+    entries.push({ pool: pool.name, key: 'listen', text: pool.listen.text, at: at('listen') })
+    if (pool.listenTls !== undefined) {
+      const text = pool.listenTls.text
+      entries.push({ pool: pool.name, key: 'listen_tls', text, at: at('listen_tls') })
+    }
+  }
+  const tlsDup = listenTlsDuplicate(entries)
+  if (tlsDup !== null) {
+    const { reason, entry } = tlsDup
+    throw new ConfigError(reason, yaml.locate(entry.at, entry.pool, entry.key))
+  }
+
   return deepFreeze({ path, pools: byName.map((b) => b.pool) })
 }
 
@@ -111,6 +128,16 @@ function validatePool(draft: PoolDraft, index: number, yaml: YamlConfig): PoolCo
     const later = a.index > b.index ? a : b
     fail(`pool '${name}' has servers with same name '${a.name}'`, later.at, 'servers')
   }
+  // walnut's TLS and auth keys, after nutcracker's checks; resolves the file paths.
+  checkTlsKeys(
+    fields as typeof fields & typeof pool,
+    values,
+    draft.servers,
+    yaml.path,
+    (r, at, k, d) => {
+      throw new ConfigError(r, yaml.locate(at, name, k), { detail: d })
+    },
+  )
   const servers: ServerConfig[] = sorted.map((s) => ({
     text: s.text,
     index: s.index,

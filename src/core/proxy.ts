@@ -6,7 +6,7 @@
 
 import { chmodSync, unlinkSync } from 'node:fs'
 import { createServer, type Server as NetServer, type Socket } from 'node:net'
-import type { Config, PoolConfig } from '../config/types.js'
+import type { Config, ListenAddress, PoolConfig } from '../config/types.js'
 import { ProxyError } from '../errors.js'
 import type { ProtocolFactory, ProtoLog } from '../proto/types.js'
 import { ClientConn } from './client-conn.js'
@@ -15,6 +15,7 @@ import { reasonOf } from './errno.js'
 import type { Msg } from './msg.js'
 import { Pool } from './pool.js'
 import { type Timed, TimeoutWheel } from './timeouts.js'
+import { createListener, prepareTls, tlsErrorText } from './tls.js'
 
 export interface ProxyOptions {
   readonly log: ProtoLog
@@ -62,26 +63,39 @@ export class ProxyServer {
     for (const pool of this.pools) if (pool.config.preconnect) pool.preconnect()
   }
 
-  private listenPool(pool: Pool): Promise<void> {
+  /** Binds the pool's `listen:` and, with `listen_tls`, its TLS listener (src/core/tls.ts). */
+  async listenPool(pool: Pool): Promise<void> {
     const cfg = pool.config
-    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(pool, socket))
+    prepareTls(cfg)
+    const plain = createServer({ allowHalfOpen: true }, (socket) => this.accept(pool, socket))
+    await this.bind(pool, plain, cfg.listen, '')
+    if (cfg.listenTls !== undefined) {
+      const secure = createListener(cfg, (socket) => this.accept(pool, socket))
+      secure.on('tlsClientError', (err, socket) => {
+        const from = socket.remoteAddress ?? 'unix'
+        this.log.log(6, 'proxy', () => `tls client ${from} on p ${cfg.name}: ${tlsErrorText(err)}`)
+      })
+      await this.bind(pool, secure, cfg.listenTls, ' (tls)')
+    }
+  }
+
+  private bind(pool: Pool, server: NetServer, l: ListenAddress, tag: string): Promise<void> {
+    const cfg = pool.config
     this.listeners.push(server)
     return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(bindError(cfg, err))
+      const onError = (err: Error) => reject(bindError(cfg, l, err))
       server.once('error', onError)
       const listening = () => {
         server.off('error', onError)
         server.on('error', (err) =>
-          this.log.log(3, 'proxy', `accept on ${cfg.listen.text} failed: ${reasonOf(err)}`),
+          this.log.log(3, 'proxy', `accept on ${l.text} failed: ${reasonOf(err)}`),
         )
         connections.total_connections++
         connections.curr_connections++
-        const l = cfg.listen
         if (l.kind === 'unix' && l.mode !== undefined) chmodSync(l.path, l.mode)
-        this.log.log(5, 'proxy', `p ${cfg.name} listening on ${l.text}`)
+        this.log.log(5, 'proxy', `p ${cfg.name} listening on ${l.text}${tag}`)
         resolve()
       }
-      const l = cfg.listen
       if (l.kind === 'unix') {
         // nutcracker unlinks a stale socket file before binding.
         try {
@@ -129,10 +143,10 @@ export class ProxyServer {
   }
 }
 
-function bindError(cfg: PoolConfig, err: Error): ProxyError {
+function bindError(cfg: PoolConfig, l: ListenAddress, err: Error): ProxyError {
   return new ProxyError(
     'NC_ERR_LISTEN',
-    `bind on p ${cfg.name} to addr '${cfg.listen.text}' failed: ${reasonOf(err)}`,
+    `bind on p ${cfg.name} to addr '${l.text}' failed: ${reasonOf(err)}`,
     { cause: err },
   )
 }

@@ -17,6 +17,7 @@
  */
 
 import { connect, type Socket } from 'node:net'
+import { LOG_ERR, LOG_INFO } from '../log/logger.js'
 import { F_NOREPLY, type ReplyFrame, type ServerApi, type ServerSession } from '../proto/types.js'
 import { OutQueue } from './bytes.js'
 import { connections } from './counters.js'
@@ -25,6 +26,16 @@ import { type Flushable, markDirty } from './flush.js'
 import { Msg } from './msg.js'
 import type { Server } from './server.js'
 import { untime } from './timeouts.js'
+import {
+  connectBackend,
+  firstTlsFailure,
+  TLS_CONNECTING,
+  TLS_HANDSHAKE,
+  TLS_OPEN,
+  TLS_QUIET,
+  tlsFailureReason,
+  tlsRecovered,
+} from './tls.js'
 
 /** Why a server connection ended, for the server_eof / server_err / server_timedout counters. */
 export const END_EOF = 0
@@ -37,6 +48,10 @@ export class ServerConn implements ServerApi, Flushable {
   dirty = false
   private readonly socket: Socket
   private connected = false
+  /** `tls: true`: a TLSSocket; `connected` then means the handshake is done (src/core/tls.ts). */
+  private readonly tls: boolean
+  /** TLS only: TLS_CONNECTING → TLS_HANDSHAKE → TLS_QUIET → TLS_OPEN, for failure reasons. */
+  private tlsPhase = TLS_CONNECTING
   /** Set once the connection has failed or been closed; it takes no more requests. */
   dead = false
   private readonly out = new OutQueue()
@@ -59,11 +74,18 @@ export class ServerConn implements ServerApi, Flushable {
     const addr = server.config.address
     connections.total_connections++
     connections.curr_connections++
-    this.socket =
-      addr.kind === 'unix'
+    this.tls = pool.config.tls
+    this.socket = this.tls
+      ? connectBackend(pool.config, addr, server.host)
+      : addr.kind === 'unix'
         ? connect({ path: addr.path })
         : connect({ host: server.host, port: addr.port, noDelay: true })
-    this.socket.on('connect', this.onConnect)
+    if (this.tls) {
+      this.socket.once('connect', this.onTcpConnect)
+      this.socket.on('secureConnect', this.onConnect)
+    } else {
+      this.socket.on('connect', this.onConnect)
+    }
     this.socket.on('data', this.onData)
     this.socket.on('error', this.onError)
     this.socket.on('end', this.onEnd)
@@ -179,15 +201,24 @@ export class ServerConn implements ServerApi, Flushable {
     return this.head !== null || !this.out.empty
   }
 
+  private readonly onTcpConnect = (): void => {
+    this.tlsPhase = TLS_HANDSHAKE
+  }
+
   private readonly onConnect = (): void => {
     if (this.dead) return
     this.connected = true
+    if (this.tls) {
+      this.tlsPhase = TLS_QUIET
+      tlsRecovered(this.server)
+    }
     this.server.counters.server_connections++
     markDirty(this)
   }
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.dead) return
+    if (this.tlsPhase === TLS_QUIET) this.tlsPhase = TLS_OPEN
     try {
       this.session.feed(chunk)
     } catch (err) {
@@ -200,14 +231,34 @@ export class ServerConn implements ServerApi, Flushable {
   }
 
   private readonly onError = (err: Error): void => {
-    this.fail(reasonOf(err), END_ERROR)
+    const tlsReason = this.tls && !this.dead ? tlsFailureReason(err, this.tlsPhase) : null
+    if (tlsReason !== null) this.logTlsFailure(tlsReason)
+    this.fail(tlsReason ?? reasonOf(err), END_ERROR)
   }
 
   private readonly onEnd = (): void => {
+    this.closedByServer()
     this.fail(REASON_UNKNOWN, END_EOF)
   }
 
   private readonly onClose = (): void => {
+    this.closedByServer()
     this.fail(REASON_UNKNOWN, END_EOF)
+  }
+
+  /** TLS: the server closed in the handshake or right after it: a TLS failure. */
+  private closedByServer(): void {
+    if (!this.tls || this.dead) return
+    const reason = tlsFailureReason(null, this.tlsPhase)
+    if (reason === null) return
+    this.logTlsFailure(reason)
+    this.fail(reason, END_ERROR)
+  }
+
+  /** One line per failing server and reason at LOG_ERR; repeats at LOG_INFO (src/core/tls.ts). */
+  private logTlsFailure(reason: string): void {
+    const server = this.server
+    const level = firstTlsFailure(server, reason) ? LOG_ERR : LOG_INFO
+    server.pool.log.log(level, 'server', () => `tls to ${server.label} failed: ${reason}`)
   }
 }

@@ -400,6 +400,19 @@ describe('accepted values and defaults', () => {
       maxRequestSize: 512 * 1024 * 1024,
       clientMaxBuffer: 1024 * 1024 * 1024,
       clientMaxInflight: 4096,
+      tls: false,
+      tlsCaFile: undefined,
+      tlsCertFile: undefined,
+      tlsKeyFile: undefined,
+      tlsServerName: undefined,
+      tlsVerify: true,
+      listenTls: undefined,
+      tlsListenCertFile: undefined,
+      tlsListenKeyFile: undefined,
+      tlsListenCaFile: undefined,
+      tlsListenVerifyClient: false,
+      redisAuthUser: undefined,
+      clientAuth: undefined,
       servers: [
         {
           text: '127.0.0.1:24101:1',
@@ -470,7 +483,7 @@ describe('accepted values and defaults', () => {
 })
 
 describe('the key table', () => {
-  test("one row per key: nutcracker 0.5.0's keys, then walnut's limits", () => {
+  test("one row per key: nutcracker 0.5.0's keys, then walnut's limits, TLS and auth", () => {
     assert.deepEqual(
       POOL_KEYS.map((r) => r.key),
       [
@@ -494,6 +507,19 @@ describe('the key table', () => {
         'max_request_size',
         'client_max_buffer',
         'client_max_inflight',
+        'tls',
+        'tls_ca_file',
+        'tls_cert_file',
+        'tls_key_file',
+        'tls_server_name',
+        'tls_verify',
+        'listen_tls',
+        'tls_listen_cert_file',
+        'tls_listen_key_file',
+        'tls_listen_ca_file',
+        'tls_listen_verify_client',
+        'redis_auth_user',
+        'client_auth',
       ],
     )
   })

@@ -2,7 +2,8 @@
  * The redis protocol object of a pool (`redis: true`): session factories, the
  * handshake a new server connection gets, and the error reply format.
  *
- * Handshake (spec §7, deviation R10): `AUTH <redis_auth>` first, then
+ * Handshake (spec §7, deviation R10): `AUTH <redis_auth>` (`AUTH <redis_auth_user>
+ * <redis_auth>` with an ACL user, docs/tls.md) first, then
  * `SELECT <redis_db>` when redis_db > 0, on TCP and unix-socket servers alike
  * (nutcracker 0.5.0 sends SELECT before AUTH, and none at all to unix sockets).
  * Their replies are swallowed; an error reply is logged.
@@ -64,11 +65,13 @@ function refusal(frame: ReplyFrame): string | null {
 class AuthStep implements HandshakeStep {
   readonly bytes: Buffer
 
+  /** `user`: `redis_auth_user`, for redis 6+ ACLs (`AUTH <user> <password>`). */
   constructor(
     password: string,
     private readonly pool: string,
+    user?: string,
   ) {
-    this.bytes = command('AUTH', password)
+    this.bytes = user === undefined ? command('AUTH', password) : command('AUTH', user, password)
   }
 
   /** `where` (optional, e.g. `pool | server`) names the connection in the log line. */
@@ -103,8 +106,16 @@ class RedisProtocol implements Protocol {
   constructor(pool: PoolConfig, options: RedisOptions) {
     cachedVersion ??= walnutVersion()
     const auth = pool.redisAuth
+    // What clients send (docs/tls.md): `client_auth` when set; else the backend's
+    // credentials, `redis_auth` (nutcracker) with `redis_auth_user` as the user if set.
+    const clientPassword = pool.clientAuth ?? auth
+    const clientUser = pool.clientAuth === undefined ? pool.redisAuthUser : undefined
     this.settings = {
-      password: auth !== undefined && auth.length > 0 ? Buffer.from(auth) : null,
+      password:
+        clientPassword !== undefined && clientPassword.length > 0
+          ? Buffer.from(clientPassword)
+          : null,
+      ...(clientUser !== undefined ? { user: Buffer.from(clientUser) } : {}),
       servers: pool.servers.length,
       // The pool's max_request_size unless the caller overrides it.
       maxRequestSize: options.maxRequestSize ?? pool.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE,
@@ -112,7 +123,9 @@ class RedisProtocol implements Protocol {
       startedAt: STARTED_AT,
     }
     const steps: HandshakeStep[] = []
-    if (auth !== undefined && auth.length > 0) steps.push(new AuthStep(auth, pool.name))
+    if (auth !== undefined && auth.length > 0) {
+      steps.push(new AuthStep(auth, pool.name, pool.redisAuthUser))
+    }
     if (pool.redisDb > 0) steps.push(new SelectStep(pool.redisDb, pool.name))
     this.steps = steps
   }

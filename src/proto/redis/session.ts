@@ -65,8 +65,17 @@ const RESP3_AVAILABLE = false
 
 /** Settings shared by a pool's sessions. */
 export interface RedisSettings {
-  /** `redis_auth` as bytes, or null when the pool has none. */
+  /**
+   * The password clients must send as bytes (`client_auth`, else `redis_auth`),
+   * or null when the pool has none.
+   */
   readonly password: Buffer | null
+  /**
+   * The user clients authenticate as, when it is not `default`: the backend's
+   * `redis_auth_user` when clients share the backend's credentials (docs/tls.md).
+   * Then only `AUTH <user> <password>` (or HELLO's AUTH) authenticates.
+   */
+  readonly user?: Buffer
   readonly servers: number
   readonly maxRequestSize: number
   readonly walnutVersion: string
@@ -549,6 +558,11 @@ export class RedisClientSession implements ClientSession {
     if (p.argc > 3) return SYNTAX_ERROR
     if (p.argc === 2) {
       if (password === null) return NO_PASSWORD_SET
+      if (this.settings.user !== undefined) {
+        // redis: `AUTH <password>` is the default user's, and the pool's user is another.
+        this.authed = false
+        return WRONGPASS
+      }
       this.authed = this.argEquals(1, password)
       return this.authed ? OK : INVALID_PASSWORD
     }
@@ -559,7 +573,8 @@ export class RedisClientSession implements ClientSession {
   private authUser(i: number): Buffer | null {
     const password = this.settings.password
     if (password === null) return NO_PASSWORD_CONFIGURED
-    this.authed = this.argEquals(i, DEFAULT_USER) && this.argEquals(i + 1, password)
+    const user = this.settings.user ?? DEFAULT_USER
+    this.authed = this.argEquals(i, user) && this.argEquals(i + 1, password)
     return this.authed ? null : WRONGPASS
   }
 

@@ -51,6 +51,9 @@ function pool(over: Partial<PoolConfig> = {}, servers = 3): PoolConfig {
     maxRequestSize: 512 * 1024 * 1024,
     clientMaxBuffer: 1024 * 1024 * 1024,
     clientMaxInflight: 4096,
+    tls: false,
+    tlsVerify: true,
+    tlsListenVerifyClient: false,
     servers: Array.from({ length: servers }, (_, i) => ({
       text: `127.0.0.1:${6379 + i}:1`,
       index: i,
