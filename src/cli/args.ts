@@ -214,6 +214,43 @@ export const OPTION_TABLE = [
     defaultHelp: '16384 bytes',
     parse: parseMbufSize,
   }),
+  // walnut-only flags: long names that leave every nutcracker abbreviation (--m, --p, --stats-p...) unique.
+  value<'statsMetricsPort', number | undefined>({
+    key: 'statsMetricsPort',
+    short: undefined,
+    long: 'stats-metrics-port',
+    metavar: 'N',
+    synopsis: 'metrics port',
+    missing: 'a number',
+    default: undefined,
+    help: 'set Prometheus /metrics http port',
+    defaultHelp: 'off',
+    parse: parsePort,
+  }),
+  value<'statsMetricsAddr', string | undefined>({
+    key: 'statsMetricsAddr',
+    short: undefined,
+    long: 'stats-metrics-addr',
+    metavar: 'S',
+    synopsis: 'metrics addr',
+    missing: 'a string',
+    default: undefined,
+    help: 'set Prometheus /metrics http ip',
+    defaultHelp: 'off: the stats addr',
+    parse: asString,
+  }),
+  value({
+    key: 'drainTimeout',
+    short: undefined,
+    long: 'drain-timeout',
+    metavar: 'N',
+    synopsis: 'drain msec',
+    missing: 'a number',
+    default: 10000,
+    help: 'on SIGINT/SIGTERM, wait this long for requests in flight',
+    defaultHelp: '10000 msec',
+    parse: parseInterval,
+  }),
 ] as const
 
 type Row = (typeof OPTION_TABLE)[number]

@@ -12,6 +12,7 @@ import { Logger, LogOpenError } from '../log/logger.js'
 import { describeStats } from '../stats/metrics.js'
 import { parseArgs, usageText } from './args.js'
 import { invalidConfigText, loadForCli, testConf } from './conf-check.js'
+import { isDaemonChild, launchDaemon, reportToLauncher } from './daemon.js'
 import { runHash } from './hash-tool.js'
 import type { CliIO } from './io.js'
 import { runLocate } from './locate.js'
@@ -39,6 +40,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   }
   if (options.testConf) return testConf(options.confFile, io)
 
+  // -d: this process only validates and launches; the daemon is a re-spawned copy (daemon.ts).
+  const launcher = options.daemonize && !isDaemonChild()
+  // nutcracker: the daemon runs with umask 0 (see daemon.ts).
+  if (options.daemonize && !launcher) process.umask(0)
   let logger: Logger
   try {
     logger = new Logger({ output: options.output, level: options.verbosity })
@@ -48,15 +53,18 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     return 1
   }
   try {
-    logger.always('cli', `walnut-${VERSION} started on pid ${process.pid}`)
+    if (!launcher) logger.always('cli', `walnut-${VERSION} started on pid ${process.pid}`)
     const loaded = await loadForCli(options.confFile)
     if (!loaded.ok) {
       // The reason goes to stderr with the "invalid" line; a log file gets it too.
       if (logger.output !== '') logger.error('conf', loaded.reason)
       io.stderr.write(invalidConfigText(options.confFile, loaded.reason))
       logger.always('cli', 'done, exiting')
+      await reportToLauncher({ ok: false, reason: loaded.reason })
       return 1
     }
+    // Deviation P2: detach only once the configuration is known to be good.
+    if (launcher) return await launchDaemon({ stderr: (text) => io.stderr.write(text) })
     const config = loaded.config
     logger.always('cli', `configuration '${options.confFile}' loaded: ${config.pools.length} pools`)
     // The single call site of the proxy: src/core's startProxy replaces start.ts here.

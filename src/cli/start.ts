@@ -1,45 +1,137 @@
 /**
- * Starting the proxy from the command line, in nutcracker's order: build the
- * pools, bind the stats port, bind each pool's listener, then serve until a
- * signal asks to stop; resolves with the exit status.
+ * Running the proxy from the command line, in nutcracker's order: pid file, stats
+ * port, (metrics port), each pool's listener; then serve until a signal asks to
+ * stop. Resolves with the exit status.
+ *
+ * Signals (../shared/spec/cli-config.md §6, nutcracker's log wording):
+ *   SIGHUP           reopen the log file (the notice goes to the old file)
+ *   SIGTTIN/SIGTTOU  log level up/down (1 step, 0..11)
+ *   SIGUSR1/SIGUSR2  logged, nothing else
+ *   SIGINT/SIGTERM   graceful drain (deviation P4): stop accepting, answer the
+ *                    requests already read, close clients as they finish, wait at
+ *                    most --drain-timeout ms, then close the rest; remove the pid
+ *                    file and unix socket files; exit 0. A second SIGINT/SIGTERM
+ *                    during the drain closes everything at once and exits 1.
+ * nutcracker writes its signal lines with a `[.......................]` prefix (it
+ * cannot format time in a signal handler); walnut's lines carry the timestamp.
  */
+import { statSync, unlinkSync } from 'node:fs'
 import type { Config } from '../config/types.js'
 import { ProxyServer } from '../core/index.js'
-import type { Logger } from '../log/logger.js'
+import { LOG_LEVEL_MAX, LOG_LEVEL_MIN, type Logger } from '../log/logger.js'
 import { protocolFor } from '../proto/index.js'
+import { type MetricsHttpServer, proxyMetrics, startMetricsServer } from '../stats/prometheus.js'
 import { type StatsServer, startStatsServer } from '../stats/server.js'
 import { proxyStatsView } from '../stats/snapshot.js'
 import type { Options } from './args.js'
+import { removePidFile, reportToLauncher, writePidFile } from './daemon.js'
+import { VERSION } from './version.js'
+
+/** After the shutdown, the process ends within this even if a handle is left open. */
+const EXIT_GRACE_MS = 2000
+
+/** A unix-socket listener, with the inode it was bound as (to remove only our own file). */
+interface UnixSocketFile {
+  readonly path: string
+  readonly ino: number
+}
 
 export async function startProxy(
   config: Config,
   options: Options,
   logger: Logger,
 ): Promise<number> {
-  const proxy = new ProxyServer(config, { log: logger, protocolFor })
+  const metricsOn = options.statsMetricsPort !== undefined
+  const proxy = new ProxyServer(config, { log: logger, protocolFor, latency: metricsOn })
+  const startedAt = Date.now()
+  const pidFile = options.pidFile
+  let pidWritten = false
   let stats: StatsServer | null = null
+  let metrics: MetricsHttpServer | null = null
   try {
+    if (pidFile !== undefined) {
+      writePidFile(pidFile)
+      pidWritten = true
+    }
     stats = await startStatsServer({
       host: options.statsAddr,
       port: options.statsPort,
-      view: proxyStatsView(proxy),
+      view: proxyStatsView(proxy, { startedAt }),
       log: logger,
     })
+    if (options.statsMetricsPort !== undefined) {
+      metrics = await startMetricsServer({
+        host: options.statsMetricsAddr ?? options.statsAddr,
+        port: options.statsMetricsPort,
+        render: proxyMetrics(proxy.pools, { version: VERSION, startedAt, latency: true }),
+        log: logger,
+      })
+    }
     await proxy.listen()
   } catch (err) {
-    await stats?.close()
-    logger.error('proxy', err instanceof Error ? err.message : String(err))
+    await Promise.all([stats?.close(), metrics?.close()])
+    if (pidWritten && pidFile !== undefined) removePidFile(pidFile)
+    const reason = err instanceof Error ? err.message : String(err)
+    logger.error('proxy', reason)
     logger.always('cli', 'done, exiting')
+    await reportToLauncher({ ok: false, reason })
     return 1
   }
+  const socketFiles = unixSocketFiles(config)
+  await reportToLauncher({ ok: true, pid: process.pid })
+  return serve(proxy, options, logger, async () => {
+    await Promise.all([stats?.close(), metrics?.close()])
+    removeSocketFiles(socketFiles, logger)
+    if (pidWritten && pidFile !== undefined) {
+      if (removePidFile(pidFile)) logger.notice('cli', `removed pid file '${pidFile}'`)
+      else logger.warn('cli', `pid file '${pidFile}' no longer holds pid ${process.pid}: left`)
+    }
+  })
+}
+
+/** Waits for signals; resolves with the exit status once a drain has finished. */
+function serve(
+  proxy: ProxyServer,
+  options: Options,
+  logger: Logger,
+  cleanup: () => Promise<void>,
+): Promise<number> {
   return new Promise<number>((resolve) => {
+    let draining = false
+    let forced = false
     const stop = (name: string, num: number) => {
+      if (draining) {
+        logger.always('signal', `signal ${num} (${name}) received again, closing all connections`)
+        forced = true
+        void proxy.close()
+        return
+      }
+      draining = true
       logger.always('signal', `signal ${num} (${name}) received, exiting`)
-      for (const [sig, fn] of handlers) process.off(sig, fn)
-      Promise.all([proxy.close(), stats?.close()]).then(
-        () => resolve(0),
-        () => resolve(1),
+      void drain()
+    }
+    const drain = async () => {
+      const t0 = Date.now()
+      const bound = options.drainTimeout
+      // Closed before it is logged: once the line is out, connections are refused.
+      proxy.stopAccepting()
+      logger.notice(
+        'cli',
+        `stopped accepting; draining ${proxy.clientCount} clients for at most ${bound} ms`,
       )
+      const cut = await proxy.drain(bound)
+      const ms = Date.now() - t0
+      if (forced) logger.notice('cli', `drain cut short after ${ms} ms`)
+      else if (cut > 0)
+        logger.notice('cli', `drain timed out after ${ms} ms: closed ${cut} clients`)
+      else logger.notice('cli', `drained in ${ms} ms`)
+      await cleanup()
+      for (const [sig, fn] of handlers) process.off(sig, fn)
+      logger.always('cli', 'done, exiting')
+      // Every handle is closed by now; this only guards against one left open by mistake.
+      const code = forced ? 1 : 0
+      setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref()
+      resolve(code)
     }
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGINT', () => stop('SIGINT', 2)],
@@ -55,17 +147,66 @@ export async function startProxy(
         'SIGTTIN',
         () => {
           logger.always('signal', 'signal 21 (SIGTTIN) received, up logging level')
-          logger.always('signal', `up log level to ${logger.levelUp()}`)
+          // nutcracker: at the maximum the level stays and only the first line is logged.
+          if (logger.level < LOG_LEVEL_MAX) {
+            logger.always('signal', `up log level to ${logger.levelUp()}`)
+          }
         },
       ],
       [
         'SIGTTOU',
         () => {
           logger.always('signal', 'signal 22 (SIGTTOU) received, down logging level')
-          logger.always('signal', `down log level to ${logger.levelDown()}`)
+          if (logger.level > LOG_LEVEL_MIN) {
+            logger.always('signal', `down log level to ${logger.levelDown()}`)
+          }
         },
       ],
+      ['SIGUSR1', () => logger.always('signal', 'signal 10 (SIGUSR1) received')],
+      ['SIGUSR2', () => logger.always('signal', 'signal 12 (SIGUSR2) received')],
     ]
     for (const [sig, fn] of handlers) process.on(sig, fn)
   })
+}
+
+/** The unix-socket listeners of `config` as bound now (path and inode). */
+function unixSocketFiles(config: Config): UnixSocketFile[] {
+  const out: UnixSocketFile[] = []
+  for (const pool of config.pools) {
+    const l = pool.listen
+    if (l.kind !== 'unix') continue
+    try {
+      out.push({ path: l.path, ino: statSync(l.path).ino })
+    } catch {
+      // not there: nothing to remove later
+    }
+  }
+  return out
+}
+
+/**
+ * Removes the unix-socket files still there after the listeners closed (Node
+ * usually removes them itself), but only a file that is still the one we bound:
+ * a new instance may already listen on the same path.
+ */
+function removeSocketFiles(files: readonly UnixSocketFile[], logger: Logger): void {
+  for (const f of files) {
+    let ino: number
+    try {
+      ino = statSync(f.path).ino
+    } catch {
+      logger.notice('cli', `removed unix socket '${f.path}'`)
+      continue
+    }
+    if (ino !== f.ino) {
+      logger.warn('cli', `unix socket '${f.path}' was replaced by another process: left`)
+      continue
+    }
+    try {
+      unlinkSync(f.path)
+      logger.notice('cli', `removed unix socket '${f.path}'`)
+    } catch (err) {
+      logger.warn('cli', `removing unix socket '${f.path}' failed: ${String(err)}`)
+    }
+  }
 }

@@ -23,6 +23,7 @@
  */
 
 import type { Socket } from 'node:net'
+import { LOG_INFO } from '../log/logger.js'
 import type { InputStream, PieceSink } from '../proto/stream.js'
 import {
   type ClientApi,
@@ -61,6 +62,8 @@ export class ClientConn implements ClientApi, Flushable {
   private paused = false
   private sawError = false
   private counted = false
+  /** When the chunk being parsed was read (performance.now()) if the pool times requests, else 0. */
+  private t0 = 0
   /** The split request being built between beginSplit and endSplit. */
   private splitMsg: Msg | null = null
   private nfrag = 0
@@ -93,6 +96,7 @@ export class ClientConn implements ClientApi, Flushable {
     socket.on('error', this.onError)
     socket.on('close', this.onClose)
     socket.on('drain', this.onDrain)
+    if (this.log.enabled(LOG_INFO)) this.log.log(LOG_INFO, 'client', `accepted ${this.label}`)
   }
 
   // ---- ClientApi -------------------------------------------------------
@@ -125,6 +129,8 @@ export class ClientConn implements ClientApi, Flushable {
   private dispatch(server: number, msg: Msg, flags: number, hook: ReplyHook | null): void {
     msg.flags = flags
     msg.hook = hook
+    // noreply requests get no reply, so no latency.
+    if ((flags & F_NOREPLY) === 0) msg.t0 = this.t0
     this.link(msg)
     this.pool.send(server, msg)
     // noreply: the client expects nothing; the request only has to keep its place.
@@ -135,6 +141,7 @@ export class ClientConn implements ClientApi, Flushable {
     if (this.closing) return
     const parent = new Msg(this)
     parent.split = hook
+    parent.t0 = this.t0
     // Held at 1 until endSplit, so a fragment failing at once cannot finish it early.
     parent.pending = 1
     this.link(parent)
@@ -148,6 +155,7 @@ export class ClientConn implements ClientApi, Flushable {
     const frag = new Msg(null)
     frag.parent = parent
     frag.fragIndex = this.nfrag++
+    frag.t0 = parent.t0
     frag.req.append(bytes)
     parent.pending++
     this.pool.counters.fragments++
@@ -217,10 +225,15 @@ export class ClientConn implements ClientApi, Flushable {
     // `msg` itself was the head: its bytes went straight to `out`, it was never held.
     let m: Msg | null = msg
     let wasHeld = false
+    let now = 0
     while (m?.done) {
       if (wasHeld) this.held -= m.rep.length
       wasHeld = true
       m.rep.pushTo(this.out)
+      if (m.t0 > 0) {
+        if (now === 0) now = performance.now()
+        this.pool.observe(m, now)
+      }
       this.outstanding--
       m.client = null
       if (m.close !== CLOSE_NONE) {
@@ -268,6 +281,8 @@ export class ClientConn implements ClientApi, Flushable {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.closing) return
+    // One clock read per chunk: every request completed by this read gets its time.
+    if (this.pool.timing) this.t0 = performance.now()
     try {
       this.session.feed(chunk)
     } catch (err) {
@@ -319,6 +334,23 @@ export class ClientConn implements ClientApi, Flushable {
     if (this.gone) return
     this.gone = true
     this.count(!this.sawError)
+    if (this.log.enabled(LOG_INFO)) {
+      const end = this.endAfterFlush
+      const why = this.sawError
+        ? 'error'
+        : end === CLOSE_ERROR
+          ? 'bad request'
+          : end === CLOSE_CLEAN
+            ? 'quit'
+            : this.eof
+              ? 'eof'
+              : 'closed'
+      this.log.log(
+        LOG_INFO,
+        'client',
+        `close ${this.label} (${why}), ${this.outstanding} unanswered`,
+      )
+    }
     connections.curr_connections--
     this.pool.counters.client_connections--
     // Requests still out complete at their servers; their replies are dropped.
@@ -386,6 +418,22 @@ export class ClientConn implements ClientApi, Flushable {
     this.counted = true
     if (clean) this.pool.counters.client_eof++
     else this.pool.counters.client_err++
+  }
+
+  /**
+   * Graceful shutdown: take no new requests, answer the ones already read, then
+   * close. Input is still read (and dropped), so the client's FIN is seen and
+   * unread bytes cannot turn the close into a reset that loses replies.
+   */
+  drain(): void {
+    if (this.closing || this.gone) return
+    this.closing = true
+    this.eof = true
+    if (this.paused) {
+      this.paused = false
+      this.socket.resume()
+    }
+    markDirty(this)
   }
 
   /** Closes the connection at once (shutdown). */

@@ -6,7 +6,9 @@
 
 import type { PoolConfig } from '../config/types.js'
 import { Placement } from '../hash/placement.js'
+import { LOG_DEBUG, LOG_INFO } from '../log/logger.js'
 import { F_NOREPLY, type Protocol, type ProtoLog, type ReplyFrame } from '../proto/types.js'
+import { LatencyHistogram } from '../stats/latency.js'
 import { PoolCounters } from './counters.js'
 import { REASON_REFUSED } from './errno.js'
 import type { Msg } from './msg.js'
@@ -27,6 +29,10 @@ export class Pool {
   private readonly errorReplies = new Map<string, Buffer>()
   /** Skip hashing when there is nothing to choose. */
   private readonly trivial: boolean
+  /** Requests are timed (Msg.t0 set) for the latency histograms; off unless asked for. */
+  timing = false
+  /** Latency of this pool's requests, from request read to reply queued (when timing). */
+  readonly latency = new LatencyHistogram()
 
   constructor(
     readonly config: PoolConfig,
@@ -91,8 +97,13 @@ export class Pool {
 
   /** A request (or fragment) failed: answer its client with nutcracker's error reply. */
   failMsg(msg: Msg, reason: string): void {
+    if (this.log.enabled(LOG_DEBUG)) {
+      const where = msg.server === null ? 'no server' : msg.server.label
+      this.log.log(LOG_DEBUG, 'pool', `request to ${where} failed: ${reason}`)
+    }
     const parent = msg.parent
     if (parent !== null) {
+      if (msg.t0 > 0) this.observeFragment(msg)
       // nutcracker: however many fragments fail, the client gets one error reply: one forward_error.
       if (!parent.failed && parent.client !== null) {
         parent.failed = true
@@ -115,9 +126,31 @@ export class Pool {
 
   /** A fragment's reply arrived. */
   fragmentReply(frag: Msg, frame: ReplyFrame): void {
+    if (frag.t0 > 0) this.observeFragment(frag)
     const parent = frag.parent!
     parent.split!.fragmentReply(frag.fragIndex, frame)
     this.splitPartDone(parent)
+  }
+
+  /**
+   * `msg`'s reply was queued to its client at `now` (performance.now()): one
+   * observation for the pool and, unless it was split, for its server.
+   */
+  observe(msg: Msg, now: number): void {
+    const ms = now - msg.t0
+    this.latency.observe(ms)
+    msg.server?.latency.observe(ms)
+  }
+
+  /** A fragment is answered (or failed): its server's latency, until the fragment's reply. */
+  private observeFragment(frag: Msg): void {
+    frag.server?.latency.observe(performance.now() - frag.t0)
+  }
+
+  /** True while any server connection has requests to write or replies to wait for. */
+  get busy(): boolean {
+    for (const s of this.servers) if (s.busy) return true
+    return false
   }
 
   /** One part of a split request is in (a fragment, or the end of building it). */
@@ -143,7 +176,7 @@ export class Pool {
     if (server.retryAt < this.nextRetry) this.nextRetry = server.retryAt
     this.placement.setLive(server.index, false)
     this.log.log(
-      4,
+      LOG_INFO,
       'pool',
       () => `ejected ${server.label} for ${this.config.serverRetryTimeout} ms`,
     )
@@ -160,7 +193,7 @@ export class Pool {
         // failures of the server's connections while it was out still count.
         s.retryAt = 0
         this.placement.setLive(s.index, true)
-        this.log.log(6, 'pool', () => `re-added ${s.label}`)
+        this.log.log(LOG_INFO, 'pool', () => `re-added ${s.label}`)
       } else if (s.retryAt < next) {
         next = s.retryAt
       }

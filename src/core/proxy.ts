@@ -6,6 +6,7 @@
 
 import { chmodSync, unlinkSync } from 'node:fs'
 import { createServer, type Server as NetServer, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config, ListenAddress, PoolConfig } from '../config/types.js'
 import { ProxyError } from '../errors.js'
 import type { ProtocolFactory, ProtoLog } from '../proto/types.js'
@@ -21,7 +22,12 @@ export interface ProxyOptions {
   readonly log: ProtoLog
   /** Picks each pool's protocol (the core knows no protocol itself). */
   readonly protocolFor: ProtocolFactory
+  /** Time requests for the latency histograms (Pool.latency, Server.latency). Default off. */
+  readonly latency?: boolean
 }
+
+/** How often a drain checks whether the clients are gone. */
+const DRAIN_POLL_MS = 10
 
 export class ProxyServer {
   readonly pools: readonly Pool[]
@@ -43,6 +49,7 @@ export class ProxyServer {
     this.pools = config.pools.map(
       (p) => new Pool(p, options.protocolFor(p), options.log, this.wheel),
     )
+    for (const p of this.pools) p.timing = options.latency === true
   }
 
   /** Builds the pools, binds every listener (in pool order) and starts accepting clients. */
@@ -121,6 +128,44 @@ export class ProxyServer {
     }
     const client = new ClientConn(socket, pool, (c) => this.clients.delete(c))
     this.clients.add(client)
+  }
+
+  /** Client connections open now. */
+  get clientCount(): number {
+    return this.clients.size
+  }
+
+  /** Stops accepting clients: listeners close at once (a unix socket file is removed). */
+  stopAccepting(): void {
+    for (const s of this.listeners) {
+      if (!s.listening) continue
+      connections.curr_connections--
+      s.close()
+    }
+  }
+
+  /**
+   * Graceful stop (SIGINT, SIGTERM): stop accepting, let every client finish the
+   * requests already read and close (ClientConn.drain), and wait until the
+   * clients are gone and the servers have been sent everything queued (noreply
+   * requests too) — at most `timeoutMs`. Then close whatever is left. Resolves
+   * with the number of clients still open at the bound (0: a clean drain).
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.stopAccepting()
+    for (const c of this.clients) c.drain()
+    const deadline = Date.now() + timeoutMs
+    while (!this.idle() && Date.now() < deadline) await sleep(DRAIN_POLL_MS)
+    const cut = this.clients.size
+    await this.close()
+    return cut
+  }
+
+  /** No client connection left and no server connection with work queued or out. */
+  private idle(): boolean {
+    if (this.clients.size > 0) return false
+    for (const p of this.pools) if (p.busy) return false
+    return true
   }
 
   /** Stops listening, closes every client and server connection. */

@@ -17,7 +17,7 @@
  */
 
 import { connect, type Socket } from 'node:net'
-import { LOG_ERR, LOG_INFO } from '../log/logger.js'
+import { LOG_ERR, LOG_INFO, LOG_VVERB } from '../log/logger.js'
 import { F_NOREPLY, type ReplyFrame, type ServerApi, type ServerSession } from '../proto/types.js'
 import { OutQueue } from './bytes.js'
 import { connections } from './counters.js'
@@ -101,6 +101,10 @@ export class ServerConn implements ServerApi, Flushable {
   /** Queues a request; it is written at the next flush. */
   enqueue(msg: Msg): void {
     const len = msg.req.length
+    const log = this.server.pool.log
+    if (log.enabled(LOG_VVERB)) {
+      log.log(LOG_VVERB, 'server', `req ${len} bytes to ${this.server.label}`)
+    }
     msg.req.pushTo(this.out)
     const c = this.server.counters
     c.requests++
@@ -157,6 +161,10 @@ export class ServerConn implements ServerApi, Flushable {
     c.out_queue_bytes -= msg.req.length
     c.responses++
     c.response_bytes += frame.end - frame.start
+    const log = this.server.pool.log
+    if (log.enabled(LOG_VVERB)) {
+      log.log(LOG_VVERB, 'server', `rsp ${frame.end - frame.start} bytes from ${this.server.label}`)
+    }
     this.server.delivered(msg, frame, flags)
   }
 
@@ -164,6 +172,23 @@ export class ServerConn implements ServerApi, Flushable {
   fail(reason: string, why: number = END_ERROR): void {
     if (this.dead) return
     this.dead = true
+    const log = this.server.pool.log
+    if (log.enabled(LOG_INFO)) {
+      const what =
+        why === END_EOF
+          ? 'eof'
+          : why === END_TIMEOUT
+            ? 'timeout'
+            : why === END_LOCAL
+              ? 'closed by proxy'
+              : 'error'
+      const pending = this.outQ + this.inQ
+      log.log(
+        LOG_INFO,
+        'server',
+        `close s to ${this.server.label} (${what}: ${reason}), ${pending} requests pending`,
+      )
+    }
     this.socket.destroy()
     this.out.clear()
     const c = this.server.counters
@@ -213,6 +238,9 @@ export class ServerConn implements ServerApi, Flushable {
       tlsRecovered(this.server)
     }
     this.server.counters.server_connections++
+    this.server.reachable = true
+    const log = this.server.pool.log
+    if (log.enabled(LOG_INFO)) log.log(LOG_INFO, 'server', `connected on s to ${this.server.label}`)
     markDirty(this)
   }
 

@@ -11,6 +11,7 @@
 
 import type { ServerConfig } from '../config/types.js'
 import { F_FAILURE, type ReplyFrame } from '../proto/types.js'
+import { LatencyHistogram } from '../stats/latency.js'
 import { ServerCounters } from './counters.js'
 import type { Msg } from './msg.js'
 import type { Pool } from './pool.js'
@@ -25,6 +26,13 @@ export class Server {
   failures = 0
   /** When ejected: the time (ms, Date.now()) it may return; 0 when live. */
   retryAt = 0
+  /**
+   * False after a connection to it failed (refused, reset, timed out), true again
+   * once a connection is established: the `up` metric. True before any contact.
+   */
+  reachable = true
+  /** Latency of requests sent to it, from request read to reply queued (when timing). */
+  readonly latency = new LatencyHistogram()
 
   constructor(
     readonly pool: Pool,
@@ -94,6 +102,8 @@ export class Server {
     if (why === END_EOF) c.server_eof++
     else if (why === END_TIMEOUT) c.server_timedout++
     else c.server_err++
+    // A server that closed a connection cleanly (an idle timeout, say) is still reachable.
+    if (why !== END_EOF) this.reachable = false
     this.failure()
   }
 
@@ -115,6 +125,12 @@ export class Server {
   /** Closes every connection (shutdown); their requests fail with `reason`. */
   close(reason: string): void {
     for (const conn of this.conns) conn?.fail(reason, END_LOCAL)
+  }
+
+  /** True while a connection has requests to write or replies to wait for. */
+  get busy(): boolean {
+    for (const conn of this.conns) if (conn !== null && !conn.dead && conn.busy) return true
+    return false
   }
 
   /** `pool | server` for logs. */

@@ -1,0 +1,392 @@
+/**
+ * Prometheus text exposition (format 0.0.4) of everything the stats document
+ * reports, plus what nutcracker never had: per-pool and per-server request
+ * latency histograms and per-server `up` / `ejected` state. Served over HTTP at
+ * `GET /metrics` on its own port (`--stats-metrics-port`); the stats port keeps
+ * nutcracker's raw JSON (see src/stats/server.ts for why it never sniffs).
+ *
+ * Names: `walnut_pool_<stat>` with label `pool`, `walnut_server_<stat>` with
+ * labels `pool` and `server` (the stats key), where <stat> is nutcracker's name
+ * without a leading `server_`. Counters end in `_total`; gauges keep the name;
+ * nutcracker's `server_ejected_at` (µs since the epoch) becomes
+ * `walnut_server_ejected_timestamp_seconds`. Walnut-only fields added to
+ * PoolCounters / ServerCounters are exported too, typed by EXTRA_METRICS (a
+ * field missing there is exported `untyped` rather than guessed).
+ *
+ * A scrape renders the text from the live counters (always fresh, like the
+ * JSON); nothing is kept between scrapes.
+ */
+
+import { lookup } from 'node:dns/promises'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { connections } from '../core/counters.js'
+import { ProxyError } from '../errors.js'
+import { LOG_ERR, LOG_NOTICE, LOG_VERB } from '../log/logger.js'
+import { strerror } from '../log/strerror.js'
+import { LATENCY_BOUNDS_SECONDS, type LatencyHistogram } from './latency.js'
+import { METRICS, type MetricKind } from './metrics.js'
+import type { StatsLog } from './server.js'
+
+/** The Content-Type of the text format. */
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+/** The one path served. */
+export const METRICS_PATH = '/metrics'
+
+/** A server as the exposition reads it (src/core/server.ts's Server fits). */
+export interface MetricsServer {
+  readonly config: { readonly name: string }
+  /** ServerCounters: nutcracker's fields and any walnut-only ones. */
+  readonly counters: object
+  readonly latency: LatencyHistogram
+  /** False since a connection to it failed, until one succeeds. */
+  readonly reachable: boolean
+  /** When ejected: the time (ms since the epoch) it may return; 0 when live. */
+  readonly retryAt: number
+}
+
+/** A pool as the exposition reads it (src/core/pool.ts's Pool fits). */
+export interface MetricsPool {
+  readonly config: { readonly name: string }
+  /** PoolCounters: nutcracker's fields and any walnut-only ones. */
+  readonly counters: object
+  readonly latency: LatencyHistogram
+  readonly servers: readonly MetricsServer[]
+}
+
+/** What one exposition describes. */
+export interface MetricsSnapshot {
+  readonly version: string
+  /** When the stats module started (ms since the epoch). */
+  readonly startedAt: number
+  /** The moment described (ms since the epoch). */
+  readonly now: number
+  readonly totalConnections: number
+  readonly currConnections: number
+  readonly pools: readonly MetricsPool[]
+  /** Include the latency histograms (only meaningful when requests are timed). */
+  readonly latency: boolean
+}
+
+/** Kind and help of the walnut-only counter fields known to the exposition. */
+export const EXTRA_METRICS: Readonly<
+  Record<string, { readonly kind: MetricKind; readonly help: string }>
+> = {
+  request_too_large: { kind: 'counter', help: 'requests refused for exceeding max_request_size' },
+  client_buffer_closed: {
+    kind: 'counter',
+    help: 'clients closed for leaving more than client_max_buffer reply bytes unread',
+  },
+  client_read_paused: {
+    kind: 'counter',
+    help: 'times a client stopped being read (client_max_inflight or unread replies)',
+  },
+}
+
+const KNOWN = new Set<string>(METRICS.map((m) => m.name))
+const TIMESTAMP_HELP = 'when the server was last ejected, seconds since the epoch (0: never)'
+
+/** A label value as the text format quotes it. */
+export function escapeLabel(v: string): string {
+  return v.replace(/[\\"\n]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : '\\n'))
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/[\\\n]/g, (c) => (c === '\\' ? '\\\\' : '\\n'))
+}
+
+/** A sample value: integers plainly, floats in JS's shortest round-trip form. */
+function num(n: number): string {
+  if (Number.isNaN(n)) return 'NaN'
+  if (n === Number.POSITIVE_INFINITY) return '+Inf'
+  if (n === Number.NEGATIVE_INFINITY) return '-Inf'
+  return String(n)
+}
+
+const PROM_TYPE: Readonly<Record<MetricKind | 'untyped', string>> = {
+  counter: 'counter',
+  gauge: 'gauge',
+  timestamp: 'gauge',
+  untyped: 'untyped',
+}
+
+/** The exposition name of a counter field: prefix, nutcracker name, `_total` for counters. */
+function familyName(prefix: string, field: string, kind: MetricKind | 'untyped'): string {
+  let stat = prefix === 'walnut_server_' && field.startsWith('server_') ? field.slice(7) : field
+  if (kind === 'timestamp') return `${prefix}${stat.replace(/_at$/, '')}_timestamp_seconds`
+  if (kind === 'counter') stat += '_total'
+  return `${prefix}${stat}`
+}
+
+/** One family being written: HELP and TYPE once, then its samples. */
+class Out {
+  text = ''
+  family(name: string, type: string, help: string): void {
+    this.text += `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`
+  }
+  sample(name: string, labels: string, value: number): void {
+    this.text += `${name}{${labels}} ${num(value)}\n`
+  }
+  plain(name: string, value: number): void {
+    this.text += `${name} ${num(value)}\n`
+  }
+}
+
+function poolLabels(p: MetricsPool): string {
+  return `pool="${escapeLabel(p.config.name)}"`
+}
+
+function serverLabels(p: MetricsPool, s: MetricsServer): string {
+  return `pool="${escapeLabel(p.config.name)}",server="${escapeLabel(s.config.name)}"`
+}
+
+function field(counters: object, name: string): number {
+  const v = (counters as Record<string, unknown>)[name]
+  return typeof v === 'number' ? v : 0
+}
+
+/** Numeric fields of `counters` that nutcracker's table does not list, in field order. */
+function extraFields(counters: object): string[] {
+  return Object.keys(counters).filter(
+    (k) => !KNOWN.has(k) && typeof (counters as Record<string, unknown>)[k] === 'number',
+  )
+}
+
+/** Fields of one scope: nutcracker's (table order), then walnut's (first pool's field order). */
+function fieldsOf(
+  scope: 'pool' | 'server',
+  sample: object | undefined,
+): { name: string; kind: MetricKind | 'untyped'; help: string }[] {
+  const out: { name: string; kind: MetricKind | 'untyped'; help: string }[] = METRICS.filter(
+    (m) => m.scope === scope,
+  ).map((m) => ({
+    name: m.name,
+    kind: m.kind,
+    // nutcracker's text says usec; the exposition converts timestamps to seconds.
+    help: m.kind === 'timestamp' ? TIMESTAMP_HELP : m.description,
+  }))
+  if (sample !== undefined) {
+    for (const k of extraFields(sample)) {
+      const known = EXTRA_METRICS[k]
+      out.push({
+        name: k,
+        kind: known?.kind ?? 'untyped',
+        help: known?.help ?? `walnut ${scope} field ${k}`,
+      })
+    }
+  }
+  return out
+}
+
+function histogram(out: Out, name: string, labels: string, h: LatencyHistogram): void {
+  const cum = h.cumulative()
+  for (let i = 0; i < LATENCY_BOUNDS_SECONDS.length; i++) {
+    out.sample(`${name}_bucket`, `${labels},le="${LATENCY_BOUNDS_SECONDS[i]}"`, cum[i] as number)
+  }
+  out.sample(`${name}_bucket`, `${labels},le="+Inf"`, h.count)
+  out.sample(`${name}_sum`, labels, h.sumMs / 1000)
+  out.sample(`${name}_count`, labels, h.count)
+}
+
+/** The exposition text for `snap`. */
+export function renderMetrics(snap: MetricsSnapshot): string {
+  const out = new Out()
+  out.family('walnut_info', 'gauge', 'walnut version (always 1)')
+  out.sample('walnut_info', `version="${escapeLabel(snap.version)}"`, 1)
+  out.family('walnut_start_time_seconds', 'gauge', 'when the stats module started')
+  out.plain('walnut_start_time_seconds', Math.floor(snap.startedAt / 1000))
+  out.family('walnut_uptime_seconds', 'gauge', 'seconds since the stats module started')
+  out.plain(
+    'walnut_uptime_seconds',
+    Math.floor(snap.now / 1000) - Math.floor(snap.startedAt / 1000),
+  )
+  out.family(
+    'walnut_connections_total',
+    'counter',
+    'connections ever created: listeners, clients, server connection attempts',
+  )
+  out.plain('walnut_connections_total', snap.totalConnections)
+  out.family('walnut_curr_connections', 'gauge', 'connections open now')
+  out.plain('walnut_curr_connections', snap.currConnections)
+
+  const pools = snap.pools
+  for (const f of fieldsOf('pool', pools[0]?.counters)) {
+    const name = familyName('walnut_pool_', f.name, f.kind)
+    out.family(name, PROM_TYPE[f.kind], f.help)
+    for (const p of pools) out.sample(name, poolLabels(p), field(p.counters, f.name))
+  }
+
+  const firstServer = pools.find((p) => p.servers.length > 0)?.servers[0]
+  for (const f of fieldsOf('server', firstServer?.counters)) {
+    const name = familyName('walnut_server_', f.name, f.kind)
+    out.family(name, PROM_TYPE[f.kind], f.help)
+    const scale = f.kind === 'timestamp' ? 1e-6 : 1
+    for (const p of pools) {
+      for (const s of p.servers)
+        out.sample(name, serverLabels(p, s), field(s.counters, f.name) * scale)
+    }
+  }
+  out.family(
+    'walnut_server_up',
+    'gauge',
+    '0 after a connection to the server failed (refused, reset, timed out) until one succeeds',
+  )
+  for (const p of pools) {
+    for (const s of p.servers)
+      out.sample('walnut_server_up', serverLabels(p, s), s.reachable ? 1 : 0)
+  }
+  out.family(
+    'walnut_server_ejected',
+    'gauge',
+    '1 while the server is ejected from its pool (auto_eject_hosts)',
+  )
+  for (const p of pools) {
+    for (const s of p.servers) {
+      out.sample('walnut_server_ejected', serverLabels(p, s), s.retryAt > snap.now ? 1 : 0)
+    }
+  }
+
+  if (snap.latency) {
+    const pname = 'walnut_pool_request_duration_seconds'
+    out.family(pname, 'histogram', 'request latency: request read to reply queued to the client')
+    for (const p of pools) histogram(out, pname, poolLabels(p), p.latency)
+    const sname = 'walnut_server_request_duration_seconds'
+    out.family(
+      sname,
+      'histogram',
+      'latency of requests sent to the server: request read to reply queued (fragments: to their reply)',
+    )
+    for (const p of pools) {
+      for (const s of p.servers) histogram(out, sname, serverLabels(p, s), s.latency)
+    }
+  }
+  return out.text
+}
+
+export interface ProxyMetricsOptions {
+  readonly version: string
+  readonly startedAt: number
+  readonly latency: boolean
+  /** Milliseconds since the epoch; replaceable for tests. */
+  readonly clock?: () => number
+}
+
+/** A function rendering the exposition of `pools` (a running proxy's) at each call. */
+export function proxyMetrics(
+  pools: readonly MetricsPool[],
+  options: ProxyMetricsOptions,
+): () => string {
+  const clock = options.clock ?? Date.now
+  return () =>
+    renderMetrics({
+      version: options.version,
+      startedAt: options.startedAt,
+      now: clock(),
+      totalConnections: connections.total_connections,
+      currConnections: connections.curr_connections,
+      pools,
+      latency: options.latency,
+    })
+}
+
+// ---- HTTP ----------------------------------------------------------------------------------
+
+const MODULE = 'metrics'
+
+export interface MetricsServerOptions {
+  /** A host name or address, resolved once at start. */
+  readonly host: string
+  /** 0 picks a free port (tests). */
+  readonly port: number
+  /** Called on every scrape. */
+  readonly render: () => string
+  readonly log: StatsLog
+}
+
+export interface MetricsHttpServer {
+  readonly address: AddressInfo
+  /** Stops listening and drops open scrape connections. */
+  close(): Promise<void>
+}
+
+function reply(res: ServerResponse, status: number, body: string, head = false): void {
+  res.writeHead(status, {
+    'Content-Type': status === 200 ? METRICS_CONTENT_TYPE : 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  })
+  res.end(head ? undefined : body)
+}
+
+/**
+ * Binds the metrics listener: `GET /metrics` (and HEAD) answers the exposition;
+ * other paths 404, other methods 405. Rejects with a ProxyError when the
+ * address does not resolve or cannot be bound.
+ */
+export async function startMetricsServer(
+  options: MetricsServerOptions,
+): Promise<MetricsHttpServer> {
+  const { host, port, render, log } = options
+  let address: string
+  try {
+    address = (await lookup(host)).address
+  } catch (err) {
+    throw new ProxyError(
+      'NC_ERR_LISTEN',
+      `address resolution of metrics addr '${host}' failed: ${strerror(err)}`,
+      { cause: err },
+    )
+  }
+  const sockets = new Set<Socket>()
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0]
+    if (path !== METRICS_PATH) return reply(res, 404, `not found; metrics are at ${METRICS_PATH}\n`)
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD')
+      return reply(res, 405, 'method not allowed\n')
+    }
+    let body: string
+    try {
+      body = render()
+    } catch (err) {
+      log.log(LOG_ERR, MODULE, () => `metrics exposition failed: ${String(err)}`)
+      return reply(res, 500, 'metrics exposition failed\n')
+    }
+    if (log.enabled(LOG_VERB)) {
+      log.log(LOG_VERB, MODULE, `scrape from ${req.socket.remoteAddress} ${body.length} bytes`)
+    }
+    reply(res, 200, body, req.method === 'HEAD')
+  })
+  server.on('connection', (s: Socket) => {
+    sockets.add(s)
+    s.once('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((done, fail) => {
+    const onError = (err: Error) =>
+      fail(
+        new ProxyError(
+          'NC_ERR_LISTEN',
+          `bind on metrics addr '${host}:${port}' failed: ${strerror(err)}`,
+          { cause: err },
+        ),
+      )
+    server.once('error', onError)
+    server.listen({ host: address, port }, () => {
+      server.off('error', onError)
+      done()
+    })
+  })
+  server.on('error', (err) => {
+    log.log(LOG_ERR, MODULE, `accept on metrics ${host}:${port} failed: ${strerror(err)}`)
+  })
+  const bound = server.address() as AddressInfo
+  log.log(LOG_NOTICE, MODULE, `listening on 'http://${host}:${bound.port}${METRICS_PATH}'`)
+  return {
+    address: bound,
+    close: () =>
+      new Promise<void>((done) => {
+        for (const s of sockets) s.destroy()
+        if (!server.listening) return done()
+        server.close(() => done())
+      }),
+  }
+}
