@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { type AddressInfo, createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
+import { freePort } from '../helpers/ports.js'
 import { vectorsDir } from '../helpers/shared.js'
 import { runCli } from './run-cli.js'
 
@@ -116,12 +118,28 @@ describe('walnut -t', () => {
   })
 })
 
-describe('walnut start-up (until the proxy exists)', () => {
+describe('walnut start-up', () => {
   const STAMP = String.raw`\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\]`
+  // The pool's listen port is taken, so walnut logs its start, fails to bind and
+  // exits 1 (nutcracker's start-up failure), which a synchronous run can observe.
+  let busy: Server
+  let BUSY_CONF = ''
+  let statsPort = 0
+  before(async () => {
+    busy = createServer()
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+    const port = (busy.address() as AddressInfo).port
+    BUSY_CONF = writeTmp(
+      'busy.yml',
+      `alpha:\n  listen: 127.0.0.1:${port}\n  hash: md5\n  servers:\n   - 127.0.0.1:11211:1\n`,
+    )
+    statsPort = await freePort()
+  })
+  after(() => busy.close())
 
   test('logs the banner and the loaded config to stderr by default', () => {
-    const r = runCli(['-c', GOOD, '-d', '-p', join(tmp, 'x.pid')])
-    assert.equal(r.status, 0)
+    const r = runCli(['-c', BUSY_CONF, '-s', String(statsPort), '-a', '127.0.0.1'])
+    assert.equal(r.status, 1)
     assert.equal(r.stdout.length, 0)
     const lines = r.err.split('\n')
     assert.match(
@@ -130,15 +148,16 @@ describe('walnut start-up (until the proxy exists)', () => {
     )
     assert.match(
       lines[1] as string,
-      new RegExp(`^${STAMP} cli configuration '${GOOD}' loaded: 1 pools$`),
+      new RegExp(`^${STAMP} cli configuration '${BUSY_CONF}' loaded: 1 pools$`),
     )
+    assert.match(r.err, /bind on p alpha to addr '127\.0\.0\.1:\d+' failed: Address already in use/)
   })
 
   test('-o writes the log to a file (append), nothing to stderr', () => {
     const log = join(tmp, 'start.log')
     writeFileSync(log, 'earlier\n')
-    const r = runCli(['-c', GOOD, '-o', log])
-    assert.equal(r.status, 0)
+    const r = runCli(['-c', BUSY_CONF, '-o', log, '-s', String(statsPort), '-a', '127.0.0.1'])
+    assert.equal(r.status, 1)
     assert.equal(r.err, '')
     const text = readFileSync(log, 'utf8')
     assert.ok(text.startsWith('earlier\n['), text)
