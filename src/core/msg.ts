@@ -57,7 +57,7 @@ export class Msg implements Timed {
   fragIndex = 0
 
   /** Handshake step check, for messages the core sends itself. */
-  handshake: ((frame: ReplyFrame) => string | null) | null = null
+  handshake: ((frame: ReplyFrame, where?: string) => string | null) | null = null
 
   // Timed
   deadline = 0

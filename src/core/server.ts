@@ -68,8 +68,8 @@ export class Server {
   /** A reply for `msg` arrived on one of this server's connections. */
   delivered(msg: Msg, frame: ReplyFrame, flags: number): void {
     if (msg.handshake !== null) {
-      const problem = msg.handshake(frame)
-      if (problem !== null) this.pool.log.log(3, 'server', () => `${problem} on ${this.label}`)
+      const problem = msg.handshake(frame, this.label)
+      if (problem !== null) this.pool.log.log(3, 'server', problem)
       return
     }
     // nutcracker (server_ok): any reply forwarded resets the failure count.

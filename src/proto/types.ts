@@ -156,8 +156,12 @@ export interface ServerSession {
 /** A request the core sends first on every new server connection; its reply is swallowed. */
 export interface HandshakeStep {
   readonly bytes: Buffer
-  /** Returns a line to log when the reply is a refusal, else null. */
-  check(frame: ReplyFrame): string | null
+  /**
+   * Returns a line to log when the reply is a refusal, else null. `where`
+   * names the connection (`<pool> | <server>`); without it the pool's name.
+   * May be called detached from the step (`const c = step.check; c(frame)`).
+   */
+  check(frame: ReplyFrame, where?: string): string | null
 }
 
 /** Per-pool protocol object: a table of entry points, like nutcracker's proto table. */

@@ -74,8 +74,11 @@ class AuthStep implements HandshakeStep {
     this.bytes = user === undefined ? command('AUTH', password) : command('AUTH', user, password)
   }
 
-  /** `where` (optional, e.g. `pool | server`) names the connection in the log line. */
-  check(frame: ReplyFrame, where: string = this.pool): string | null {
+  /**
+   * `where` (e.g. `pool | server`) names the connection in the log line. An
+   * arrow property: the core may call it detached from the step.
+   */
+  readonly check = (frame: ReplyFrame, where: string = this.pool): string | null => {
     const msg = refusal(frame)
     return msg === null ? null : `AUTH failed on ${where}: ${msg}`
   }
@@ -91,8 +94,8 @@ class SelectStep implements HandshakeStep {
     this.bytes = command('SELECT', String(db))
   }
 
-  /** nutcracker's line: `SELECT N failed on <pool> | <server>: <msg>`. */
-  check(frame: ReplyFrame, where: string = this.pool): string | null {
+  /** nutcracker's line: `SELECT N failed on <pool> | <server>: <msg>` (an arrow property, as AUTH's). */
+  readonly check = (frame: ReplyFrame, where: string = this.pool): string | null => {
     const msg = refusal(frame)
     return msg === null ? null : `SELECT ${this.db} failed on ${where}: ${msg}`
   }
