@@ -6,7 +6,8 @@
  * `finish` for the client's single reply.
  *
  * - MGET: `*<nkeys>\r\n`, then each key's element in request key order, pushed
- *   as pieces of the servers' replies (views, no copies).
+ *   as pieces of the servers' replies (views, no copies); for a RESP3 client a
+ *   missing key's `$-1` becomes `_` (R7).
  * - DEL/UNLINK/TOUCH/EXISTS: `:<sum>\r\n`.
  * - MSET: `+OK\r\n`.
  *
@@ -21,6 +22,7 @@
 import type { PieceSink } from '../stream.js'
 import type { ReplyFrame, SplitHook } from '../types.js'
 import { KIND_ARRAY, KIND_INTEGER, KIND_STATUS } from './reply-parser.js'
+import { RESP3_NULL } from './resp3.js'
 
 export const INVALID_ARGUMENT = 'Invalid argument'
 const OK = Buffer.from('+OK\r\n')
@@ -106,10 +108,12 @@ export class MgetCoalesce extends Coalesce {
   /**
    * @param keyFragment for each key in request order, the fragment it went to
    * @param fragmentKeys the number of keys each fragment carries
+   * @param resp3 the client speaks RESP3: nulls are sent as `_`
    */
   constructor(
     private readonly keyFragment: Int32Array,
     private readonly fragmentKeys: Int32Array,
+    private readonly resp3 = false,
   ) {
     super(fragmentKeys.length)
     this.pieces = new Array<Pieces | null>(fragmentKeys.length).fill(null)
@@ -125,8 +129,11 @@ export class MgetCoalesce extends Coalesce {
     }
     const bounds = new Float64Array(2 * n)
     for (let j = 0; j < n; j++) {
-      bounds[2 * j] = frame.elemStart(j)
-      bounds[2 * j + 1] = frame.elemEnd(j)
+      const s = frame.elemStart(j)
+      const e = frame.elemEnd(j)
+      bounds[2 * j] = s
+      // RESP3: a null element (`$-1\r\n`, the only 5-byte element with a `-`) is marked by end -1.
+      bounds[2 * j + 1] = this.resp3 && e - s === 5 && frame.stream.byteAt(s + 1) === 45 ? -1 : e
     }
     this.bounds[i] = bounds
     this.pieces[i] = new Pieces(frame)
@@ -141,7 +148,9 @@ export class MgetCoalesce extends Coalesce {
       const f = this.keyFragment[k]!
       const j = this.next[f]!++
       const bounds = this.bounds[f]!
-      this.pieces[f]!.emit(bounds[2 * j]!, bounds[2 * j + 1]!, out)
+      const end = bounds[2 * j + 1]!
+      if (end < 0) out.piece(RESP3_NULL, 0, RESP3_NULL.length)
+      else this.pieces[f]!.emit(bounds[2 * j]!, end, out)
     }
   }
 }

@@ -10,6 +10,9 @@
  *      AUTH → `-NOAUTH Authentication required` (spec §6; applied in pipeline order)
  *   4. route: forward verbatim to one server, split over several, or answer
  *      locally (PING, ECHO, QUIT, AUTH, HELLO, CLIENT, SELECT, INFO; R5-R7).
+ * A client that sent `HELLO 3` speaks RESP3: its forwarded requests carry the
+ * conversion hook of resp3.ts when their reply changes shape, and the replies
+ * walnut makes take their RESP3 form (R7). RESP2 clients get no hook.
  * A framing error delivers `-ERR Protocol error: ...` after earlier replies and
  * closes (R3). Every other error leaves the connection usable.
  *
@@ -27,7 +30,6 @@ import {
   type ClientApi,
   type ClientSession,
   F_FAILURE,
-  type ReplyHook,
   type ServerApi,
   type ServerSession,
 } from '../types.js'
@@ -51,17 +53,10 @@ import {
 import { errorBytes, MgetCoalesce, MsetCoalesce, SumCoalesce } from './merge.js'
 import * as reply from './reply-parser.js'
 import * as request from './request-parser.js'
+import { RESP3_NULL, resp3Hook } from './resp3.js'
 
 /** The redis version walnut presents (HELLO, INFO): the command set is redis 7.0's. */
 export const REDIS_VERSION = '7.0.0'
-
-/**
- * RESP3 seam: `HELLO 3` is refused with -NOPROTO until RESP3 is implemented.
- * When it is, a session that switched sets `resp3` and `replyHook` (the
- * RESP2 → RESP3 conversion of forwarded replies), and local replies consult
- * `resp3`.
- */
-const RESP3_AVAILABLE = false
 
 /** Settings shared by a pool's sessions. */
 export interface RedisSettings {
@@ -96,9 +91,6 @@ export const REPLIES = {
   nullBulk: '$-1',
   noauth: '-NOAUTH Authentication required',
   noPasswordSet: '-ERR Client sent AUTH, but no password is set',
-  noPasswordConfigured:
-    '-ERR AUTH <password> called without any password configured for the default user. ' +
-    'Are you sure your configuration is correct?',
   invalidPassword: '-ERR invalid password',
   wrongpass: '-WRONGPASS invalid username-password pair or user is disabled.',
   syntaxError: '-ERR syntax error',
@@ -111,7 +103,7 @@ export const REPLIES = {
   helloVersion: '-ERR Protocol version is not an integer or out of range',
   helloNoauth:
     '-NOAUTH HELLO must be called with the client already authenticated, otherwise the ' +
-    'HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and ' +
+    'HELLO AUTH <user> <pass> option can be used to authenticate the client and ' +
     'select the RESP protocol version at the same time',
   badClientName: '-ERR Client names cannot contain spaces, newlines or special characters.',
 } as const
@@ -125,7 +117,6 @@ const OK = line(REPLIES.ok)
 const NULL_BULK = line(REPLIES.nullBulk)
 const NOAUTH = line(REPLIES.noauth)
 const NO_PASSWORD_SET = line(REPLIES.noPasswordSet)
-const NO_PASSWORD_CONFIGURED = line(REPLIES.noPasswordConfigured)
 const INVALID_PASSWORD = line(REPLIES.invalidPassword)
 const WRONGPASS = line(REPLIES.wrongpass)
 const SYNTAX_ERROR = line(REPLIES.syntaxError)
@@ -234,10 +225,10 @@ export class RedisClientSession implements ClientSession {
   /** CLIENT SETNAME's name, or null. */
   private name: Buffer | null = null
   readonly id = nextClientId++
-  /** The RESP3 seam (see RESP3_AVAILABLE); always false for now. */
+  /** The client switched to RESP3 with `HELLO 3` (and back with `HELLO 2`). */
   private resp3 = false
-  /** Conversion of forwarded replies; null while the client speaks RESP2. */
-  private readonly replyHook: ReplyHook | null = null
+  /** The command number of the request being dispatched. */
+  private cmd = 0
 
   // Split scratch, reused: per key its server; per server its key count,
   // sub-request size, buffer, write cursor, fragment number and first key.
@@ -312,6 +303,7 @@ export class RedisClientSession implements ClientSession {
       api.reply(wrongArity(COMMAND_NAMES[cmd]!))
       return
     }
+    this.cmd = cmd
     if (!this.authed && cmd !== CMD_AUTH && cmd !== CMD_HELLO && cmd !== CMD_QUIT) {
       api.reply(NOAUTH)
       return
@@ -347,8 +339,10 @@ export class RedisClientSession implements ClientSession {
 
   private forwardTo(server: number): void {
     const p = this.parser
-    if (p.inline) this.api.forwardBytes(server, this.encodeRequest(), 0, this.replyHook)
-    else this.api.forward(server, this.stream, p.start, p.end, 0, this.replyHook)
+    // RESP3: the reply's conversion, when its shape changes (resp3.ts); RESP2: none.
+    const hook = this.resp3 ? resp3Hook(this.cmd, p) : null
+    if (p.inline) this.api.forwardBytes(server, this.encodeRequest(), 0, hook)
+    else this.api.forward(server, this.stream, p.start, p.end, 0, hook)
   }
 
   /** The current request as a RESP array (for inline requests, which have no such bytes). */
@@ -481,7 +475,7 @@ export class RedisClientSession implements ClientSession {
       for (let s = 0; s < servers; s++) {
         if (serverKeys[s]! > 0) fragmentKeys[this.serverFragment[s]!] = serverKeys[s]!
       }
-      hook = new MgetCoalesce(keyFragment, fragmentKeys)
+      hook = new MgetCoalesce(keyFragment, fragmentKeys, this.resp3)
     } else if (kind === SPLIT_MSET) {
       hook = new MsetCoalesce(fragments)
     } else {
@@ -551,7 +545,12 @@ export class RedisClientSession implements ClientSession {
     return p.re - p.rs === bytes.length && buf.compare(bytes, 0, bytes.length, p.rs, p.re) === 0
   }
 
-  /** AUTH password | AUTH username password (spec §6; the 2-argument form as redis 6 ACLs). */
+  /**
+   * AUTH password | AUTH username password (spec §6). The 1-argument form keeps
+   * nutcracker's texts; the 2-argument form is redis 7's ACL form with one user,
+   * `default` (or `redis_auth_user`), whose password is the pool's; without a
+   * password `default` takes any (redis 7's nopass default user).
+   */
   private auth(): Buffer {
     const p = this.parser
     const password = this.settings.password
@@ -572,37 +571,37 @@ export class RedisClientSession implements ClientSession {
   /** Checks `username password` at argument `i`; null when accepted, else the error reply. */
   private authUser(i: number): Buffer | null {
     const password = this.settings.password
-    if (password === null) return NO_PASSWORD_CONFIGURED
+    // redis 7 without requirepass: `default` is a nopass user, any other name is unknown.
+    if (password === null) return this.argEquals(i, DEFAULT_USER) ? null : WRONGPASS
     const user = this.settings.user ?? DEFAULT_USER
     this.authed = this.argEquals(i, user) && this.argEquals(i + 1, password)
     return this.authed ? null : WRONGPASS
   }
 
-  /** HELLO [protover [AUTH username password] [SETNAME clientname]] (R7). */
+  /**
+   * HELLO [protover [AUTH username password] [SETNAME clientname]] (R7). As
+   * redis 7.0 does: options act in order as they are read (a later bad option
+   * does not undo an earlier AUTH or SETNAME), then authentication is required,
+   * then the protocol switches and the reply comes in the new one.
+   */
   private hello(): Buffer {
     const p = this.parser
     const argc = p.argc
-    let next = 1
+    let version = 0
     if (argc >= 2) {
       const buf = p.arg(1)
-      const version = parseInteger(buf, p.rs, p.re)
-      next = 2
+      version = parseInteger(buf, p.rs, p.re)
       if (Number.isNaN(version)) return HELLO_VERSION
       if (version < 2 || version > 3) return NOPROTO
-      if (version === 3) {
-        if (!RESP3_AVAILABLE) return NOPROTO
-        this.resp3 = true
-      }
     }
-    let authAt = -1
-    let nameAt = -1
-    for (let j = next; j < argc; j++) {
+    for (let j = 2; j < argc; j++) {
       const more = argc - 1 - j
       if (p.argIs(j, 'auth') && more >= 2) {
-        authAt = j + 1
+        const refused = this.authUser(j + 1)
+        if (refused !== null) return refused
         j += 2
       } else if (p.argIs(j, 'setname') && more >= 1) {
-        nameAt = j + 1
+        if (!this.setName(j + 1)) return BAD_CLIENT_NAME
         j++
       } else {
         const buf = p.arg(j)
@@ -611,13 +610,9 @@ export class RedisClientSession implements ClientSession {
         )
       }
     }
-    if (authAt >= 0) {
-      const refused = this.authUser(authAt)
-      if (refused !== null) return refused
-    }
     if (!this.authed) return HELLO_NOAUTH
-    if (nameAt >= 0 && !this.setName(nameAt)) return BAD_CLIENT_NAME
-    return helloReply(this.id, this.protocol)
+    if (version !== 0) this.resp3 = version === 3
+    return helloReply(this.id, this.resp3)
   }
 
   /** Sets the client name from argument `i`; false when it has a forbidden byte. */
@@ -652,7 +647,8 @@ export class RedisClientSession implements ClientSession {
         return this.setName(2) ? OK : BAD_CLIENT_NAME
       case 'getname':
         if (argc !== 2) return wrongArity('client|getname')
-        return this.name === null ? NULL_BULK : bulk(this.name)
+        if (this.name !== null) return bulk(this.name)
+        return this.resp3 ? RESP3_NULL : NULL_BULK
       case 'id':
         if (argc !== 2) return wrongArity('client|id')
         return Buffer.from(`:${this.id}\r\n`)
@@ -684,7 +680,9 @@ export class RedisClientSession implements ClientSession {
       const bit = (INFO_SECTIONS as readonly string[]).indexOf(section)
       if (bit >= 0) wanted |= 1 << bit
     }
-    return bulk(Buffer.from(infoText(wanted, this.settings), 'latin1'))
+    const text = infoText(wanted, this.settings)
+    // RESP3: redis sends INFO as a verbatim string.
+    return this.resp3 ? verbatim(text) : bulk(Buffer.from(text, 'latin1'))
   }
 
   // -- refusals -----------------------------------------------------------------
@@ -735,16 +733,21 @@ function bulkText(s: string): string {
   return `$${Buffer.byteLength(s, 'latin1')}\r\n${s}\r\n`
 }
 
-/** redis's HELLO map (7 pairs) as a RESP2 array. */
-function helloReply(id: number, proto: number): Buffer {
+/** `=<len>\r\ntxt:<text>\r\n`: a RESP3 verbatim string of plain text. */
+function verbatim(text: string): Buffer {
+  return Buffer.from(`=${Buffer.byteLength(text, 'latin1') + 4}\r\ntxt:${text}\r\n`, 'latin1')
+}
+
+/** redis's HELLO map (7 pairs): a RESP3 map, or in RESP2 a flat array. */
+function helloReply(id: number, resp3: boolean): Buffer {
   return Buffer.from(
-    '*14\r\n' +
+    (resp3 ? '%7\r\n' : '*14\r\n') +
       bulkText('server') +
       bulkText('redis') +
       bulkText('version') +
       bulkText(REDIS_VERSION) +
       bulkText('proto') +
-      `:${proto}\r\n` +
+      (resp3 ? ':3\r\n' : ':2\r\n') +
       bulkText('id') +
       `:${id}\r\n` +
       bulkText('mode') +

@@ -522,12 +522,11 @@ describe('redis session: local commands (R5, R6, R7)', () => {
     )
   })
 
-  it('HELLO 3 is refused for now (RESP3 seam), and HELLO errors are redis texts', () => {
+  it('HELLO errors are redis texts (HELLO 3: test/proto/redis/resp3-session.test.ts)', () => {
     assert.deepEqual(
       run(
         plain,
-        cmd('HELLO', '3') +
-          cmd('HELLO', '4') +
+        cmd('HELLO', '4') +
           cmd('HELLO', '1') +
           cmd('HELLO', 'x') +
           cmd('HELLO', '2', 'FOO') +
@@ -535,7 +534,6 @@ describe('redis session: local commands (R5, R6, R7)', () => {
           cmd('HELLO', '2', 'SETNAME', 'a b'),
       ),
       [
-        { reply: '-NOPROTO unsupported protocol version\r\n' },
         { reply: '-NOPROTO unsupported protocol version\r\n' },
         { reply: '-NOPROTO unsupported protocol version\r\n' },
         { reply: '-ERR Protocol version is not an integer or out of range\r\n' },
@@ -679,22 +677,21 @@ describe('redis session: local commands (R5, R6, R7)', () => {
 })
 
 describe('redis session: AUTH (spec §6)', () => {
-  it('no redis_auth: AUTH is refused with nutcracker / redis texts', () => {
+  it('no redis_auth: AUTH <pass> is refused (nutcracker); AUTH default <any> is +OK, another user WRONGPASS (redis 7)', () => {
     assert.deepEqual(
       run(
         plain,
         cmd('AUTH', 'x') +
           cmd('AUTH', 'default', 'x') +
+          cmd('AUTH', 'other', 'x') +
           cmd('AUTH', 'a', 'b', 'c') +
           cmd('AUTH') +
           cmd('GET', 'a'),
       ),
       [
         { reply: '-ERR Client sent AUTH, but no password is set\r\n' },
-        {
-          reply:
-            '-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n',
-        },
+        { reply: '+OK\r\n' },
+        { reply: '-WRONGPASS invalid username-password pair or user is disabled.\r\n' },
         { reply: '-ERR syntax error\r\n' },
         { reply: "-ERR wrong number of arguments for 'auth' command\r\n" },
         { forward: 0, bytes: cmd('GET', 'a') },
@@ -769,7 +766,7 @@ describe('redis session: AUTH (spec §6)', () => {
       { reply: "-ERR wrong number of arguments for 'get' command\r\n" },
       {
         reply:
-          '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
+          '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
       },
     ])
     assert.match((calls[3] as { reply: string }).reply, /^\*14\r\n/)
@@ -1014,6 +1011,12 @@ describe('redis protocol object', () => {
       assert.equal(
         steps[0]!.check(frame('-ERR invalid password\r\n')),
         'AUTH failed on authdb: ERR invalid password',
+      )
+      // The core calls the check detached, naming the connection: nutcracker's line.
+      const check = steps[1]!.check
+      assert.equal(
+        check(frame('-ERR DB index is out of range\r\n'), 'authdb | 127.0.0.1:6379'),
+        'SELECT 3 failed on authdb | 127.0.0.1:6379: ERR DB index is out of range',
       )
     }
     const db = createRedisProtocol(pool({ redisDb: 12 }))
