@@ -8,6 +8,7 @@
  * flag is adding one row. `parseArgs` is pure (no process access) and returns either
  * frozen options or the error line to print before the usage text.
  */
+import { parseDnsServers } from '../core/resolver.js'
 import { type GetoptDef, getopt } from './getopt.js'
 
 /** A value that failed its check; `message` follows `walnut: ` on stderr. */
@@ -109,6 +110,11 @@ function parseMbufSize(raw: string, name: string): number | ArgFail {
 }
 
 const asString = (raw: string): string => raw
+
+function parseDnsServerList(raw: string, name: string): readonly string[] | ArgFail {
+  const r = parseDnsServers(raw)
+  return typeof r === 'string' ? new ArgFail(`option ${name} value ${r}`) : r
+}
 
 /** Every flag, in the order `-h` lists them. */
 export const OPTION_TABLE = [
@@ -251,6 +257,20 @@ export const OPTION_TABLE = [
     defaultHelp: '10000 msec',
     parse: parseInterval,
   }),
+  // docs/dns-and-reload.md: where backend names are looked up; reload when the file changes.
+  value<'dnsServers', readonly string[] | undefined>({
+    key: 'dnsServers',
+    short: undefined,
+    long: 'dns-server',
+    metavar: 'S',
+    synopsis: 'dns servers',
+    missing: 'a string',
+    default: undefined,
+    help: 'look backend names up at these ip[:port],... only',
+    defaultHelp: 'off: the system resolver',
+    parse: parseDnsServerList,
+  }),
+  flag('watchConfig', undefined, 'watch-config', 'reload the configuration when its file changes'),
 ] as const
 
 type Row = (typeof OPTION_TABLE)[number]

@@ -6,7 +6,8 @@
  * Signals (../shared/spec/cli-config.md §6, nutcracker's log wording):
  *   SIGHUP           reopen the log file (the notice goes to the old file)
  *   SIGTTIN/SIGTTOU  log level up/down (1 step, 0..11)
- *   SIGUSR1/SIGUSR2  logged, nothing else
+ *   SIGUSR1          logged, then the configuration is reloaded (startReloads)
+ *   SIGUSR2          logged, nothing else
  *   SIGINT/SIGTERM   graceful drain (deviation P4): stop accepting, answer the
  *                    requests already read, close clients as they finish, wait at
  *                    most --drain-timeout ms, then close the rest; remove the pid
@@ -18,6 +19,8 @@
 import { statSync, unlinkSync } from 'node:fs'
 import type { Config } from '../config/types.js'
 import { ProxyServer } from '../core/index.js'
+import { Reloader } from '../core/reload.js'
+import { resolverFor } from '../core/resolver.js'
 import { LOG_LEVEL_MAX, LOG_LEVEL_MIN, type Logger } from '../log/logger.js'
 import { protocolFor } from '../proto/index.js'
 import { type MetricsHttpServer, proxyMetrics, startMetricsServer } from '../stats/prometheus.js'
@@ -42,7 +45,12 @@ export async function startProxy(
   logger: Logger,
 ): Promise<number> {
   const metricsOn = options.statsMetricsPort !== undefined
-  const proxy = new ProxyServer(config, { log: logger, protocolFor, latency: metricsOn })
+  const proxy = new ProxyServer(config, {
+    log: logger,
+    protocolFor,
+    latency: metricsOn,
+    resolver: resolverFor(options.dnsServers),
+  })
   const startedAt = Date.now()
   const pidFile = options.pidFile
   let pidWritten = false
@@ -79,7 +87,9 @@ export async function startProxy(
   }
   const socketFiles = unixSocketFiles(config)
   await reportToLauncher({ ok: true, pid: process.pid })
+  const reloads = startReloads(proxy, options, logger)
   return serve(proxy, options, logger, async () => {
+    await reloads.close()
     await Promise.all([stats?.close(), metrics?.close()])
     removeSocketFiles(socketFiles, logger)
     if (pidWritten && pidFile !== undefined) {
@@ -167,6 +177,34 @@ function serve(
     ]
     for (const [sig, fn] of handlers) process.on(sig, fn)
   })
+}
+
+/**
+ * Config reload (src/core/reload.ts, docs/dns-and-reload.md) on SIGUSR1 — not
+ * SIGHUP, which logrotate sends to reopen the log — and, with --watch-config,
+ * when the file changes. A stop signal ends reloading at once.
+ */
+function startReloads(
+  proxy: ProxyServer,
+  options: Options,
+  logger: Logger,
+): { close(): Promise<void> } {
+  const reloader = new Reloader(proxy, { path: options.confFile, log: logger })
+  const onReload = () => void reloader.reload('SIGUSR1')
+  const onStop = () => void reloader.close()
+  const hooks: [NodeJS.Signals, () => void][] = [
+    ['SIGUSR1', onReload],
+    ['SIGINT', onStop],
+    ['SIGTERM', onStop],
+  ]
+  for (const [sig, fn] of hooks) process.on(sig, fn)
+  if (options.watchConfig) reloader.watch()
+  return {
+    close: async () => {
+      for (const [sig, fn] of hooks) process.off(sig, fn)
+      await reloader.close()
+    },
+  }
 }
 
 /** The unix-socket listeners of `config` as bound now (path and inode). */

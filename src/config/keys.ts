@@ -414,6 +414,13 @@ export const POOL_KEYS = [
   }),
   row({ key: 'redis_auth_user', field: 'redisAuthUser', parse: parseString, default: undefined }),
   row({ key: 'client_auth', field: 'clientAuth', parse: parseString, default: undefined }),
+  // walnut's own key (docs/dns-and-reload.md): how often backend names are looked up again.
+  row({
+    key: 'dns_refresh_interval',
+    field: 'dnsRefreshInterval',
+    parse: parseNumber,
+    default: POOL_DEFAULTS.dnsRefreshInterval,
+  }),
 ] as const satisfies readonly KeyRow[]
 
 /** Row by YAML key. */

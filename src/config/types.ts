@@ -133,6 +133,13 @@ export interface PoolConfig {
    * backend's credentials; undefined: clients send the backend's (docs/tls.md).
    */
   readonly clientAuth?: string | undefined
+  /**
+   * walnut-only (`dns_refresh_interval`, docs/dns-and-reload.md): longest time
+   * in ms between two lookups of a backend host name (a record's shorter TTL
+   * wins, down to 1 s); 0: no background lookups, the name is looked up at
+   * each connect, as nutcracker does.
+   */
+  readonly dnsRefreshInterval: number
   /** Servers in nutcracker's internal order: sorted by name, shorter first, then bytewise. */
   readonly servers: readonly ServerConfig[]
 }
@@ -167,4 +174,6 @@ export const POOL_DEFAULTS = {
   tls: false,
   tlsVerify: true,
   tlsListenVerifyClient: false,
+  // walnut-only; docs/dns-and-reload.md.
+  dnsRefreshInterval: 30000,
 } as const satisfies Partial<PoolConfig>

@@ -17,10 +17,11 @@ import type { TimeoutList, TimeoutWheel } from './timeouts.js'
 
 export class Pool {
   readonly counters = new PoolCounters()
-  readonly servers: Server[]
-  readonly placement: Placement
+  // config, protocol, servers, placement, timeouts: replaced together by reconfigure (a reload).
+  servers: Server[]
+  placement: Placement
   /** Timeout list of this pool's requests, or null when `timeout:` is 0 (wait forever). */
-  readonly timeouts: TimeoutList | null
+  timeouts: TimeoutList | null
   /** Hash of the key last placed by serverFor (picks the server connection). */
   lastHash = 0
   /** Earliest time (ms) an ejected server may return; Infinity when none is ejected. */
@@ -28,15 +29,17 @@ export class Pool {
   /** Cached failure replies by reason. */
   private readonly errorReplies = new Map<string, Buffer>()
   /** Skip hashing when there is nothing to choose. */
-  private readonly trivial: boolean
+  private trivial: boolean
+  /** Servers a reload removed: their retired connections are closed with the pool's. */
+  readonly leaving = new Set<Server>()
   /** Requests are timed (Msg.t0 set) for the latency histograms; off unless asked for. */
   timing = false
   /** Latency of this pool's requests, from request read to reply queued (when timing). */
   readonly latency = new LatencyHistogram()
 
   constructor(
-    readonly config: PoolConfig,
-    readonly protocol: Protocol,
+    public config: PoolConfig,
+    public protocol: Protocol,
     readonly log: ProtoLog,
     wheel: TimeoutWheel,
   ) {
@@ -168,6 +171,8 @@ export class Pool {
    * fails later, say): counted again, and its retry time starts anew.
    */
   eject(server: Server): void {
+    // A server a reload took out of the pool: its index is another server's now.
+    if (this.servers[server.index] !== server) return
     const now = Date.now()
     server.retryAt = now + this.config.serverRetryTimeout
     server.counters.server_ejected_at = now * 1000
@@ -201,6 +206,40 @@ export class Pool {
     this.nextRetry = next
   }
 
+  /**
+   * A reload changed this pool's settings (src/core/reload.ts). `servers` are
+   * in the new config's order: kept Server objects (their connections and
+   * ejection state stay) and new ones. The placement is rebuilt with the kept
+   * servers' live flags; requests from now on use the new settings.
+   */
+  reconfigure(
+    config: PoolConfig,
+    protocol: Protocol,
+    servers: Server[],
+    wheel: TimeoutWheel,
+  ): void {
+    if (config.timeout !== this.config.timeout) {
+      this.timeouts = config.timeout > 0 ? wheel.list(config.timeout) : null
+    }
+    this.config = config
+    this.protocol = protocol
+    let next = Number.POSITIVE_INFINITY
+    for (let i = 0; i < servers.length; i++) {
+      const s = servers[i]!
+      s.index = i
+      s.config = config.servers[i]!
+      s.resize(config.serverConnections)
+      if (s.retryAt !== 0 && s.retryAt < next) next = s.retryAt
+    }
+    this.servers = servers
+    this.placement = new Placement(
+      config,
+      servers.map((s) => s.retryAt === 0),
+    )
+    this.nextRetry = next
+    this.trivial = config.servers.length === 1 && config.serverConnections === 1
+  }
+
   /** Opens one connection per server (`preconnect`). */
   preconnect(): void {
     for (const s of this.servers) s.preconnect()
@@ -209,5 +248,6 @@ export class Pool {
   /** Closes every server connection; outstanding requests fail with `reason`. */
   close(reason: string): void {
     for (const s of this.servers) s.close(reason)
+    for (const s of this.leaving) s.close(reason)
   }
 }

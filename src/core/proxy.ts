@@ -15,6 +15,7 @@ import { connections } from './counters.js'
 import { reasonOf } from './errno.js'
 import type { Msg } from './msg.js'
 import { Pool } from './pool.js'
+import { AddressBook, type NameResolver, SystemResolver, settled } from './resolver.js'
 import { type Timed, TimeoutWheel } from './timeouts.js'
 import { createListener, prepareTls, tlsErrorText } from './tls.js'
 
@@ -22,6 +23,8 @@ export interface ProxyOptions {
   readonly log: ProtoLog
   /** Picks each pool's protocol (the core knows no protocol itself). */
   readonly protocolFor: ProtocolFactory
+  /** Looks backend names up (src/core/resolver.ts); default: the system's resolver. */
+  readonly resolver?: NameResolver
   /** Time requests for the latency histograms (Pool.latency, Server.latency). Default off. */
   readonly latency?: boolean
 }
@@ -30,17 +33,29 @@ export interface ProxyOptions {
 const DRAIN_POLL_MS = 10
 
 export class ProxyServer {
-  readonly pools: readonly Pool[]
+  /** The pools of the current config, in nutcracker's order (a reload changes the list in place). */
+  readonly pools: Pool[]
   private readonly listeners: NetServer[] = []
   private readonly clients = new Set<ClientConn>()
-  private readonly wheel: TimeoutWheel
+  readonly wheel: TimeoutWheel
   private readonly log: ProtoLog
+  /** Keeps backend names' addresses current (src/core/resolver.ts). */
+  readonly book: AddressBook
+  /** For a reload (src/core/reload.ts): each pool's listeners, their addresses, its clients. */
+  private readonly poolListeners = new Map<Pool, NetServer[]>()
+  readonly listenText = new Map<NetServer, string>()
+  readonly clientsOf = new Map<Pool, Set<ClientConn>>()
+  /** Pools a reload removed, while their clients drain. */
+  readonly draining = new Set<Pool>()
+  /** First lookups of the backend names, awaited before listening. */
+  private firstAnswers: Promise<void>[] = []
 
   /** Builds the pools; nothing listens or connects until `listen`. */
   constructor(
-    readonly config: Config,
-    options: ProxyOptions,
+    public config: Config,
+    readonly options: ProxyOptions,
   ) {
+    this.book = new AddressBook(options.resolver ?? new SystemResolver(), options.log)
     this.log = options.log
     this.wheel = new TimeoutWheel((t: Timed) => {
       // nutcracker: a timed-out request fails its whole server connection.
@@ -61,6 +76,8 @@ export class ProxyServer {
 
   /** Binds every pool's listener in pool order; on a failure, closes what was bound. */
   async listen(): Promise<void> {
+    for (const pool of this.pools) this.firstAnswers.push(...this.track(pool))
+    await settled(this.firstAnswers)
     try {
       for (const pool of this.pools) await this.listenPool(pool)
     } catch (err) {
@@ -68,6 +85,18 @@ export class ProxyServer {
       throw err
     }
     for (const pool of this.pools) if (pool.config.preconnect) pool.preconnect()
+  }
+
+  /** A pool built as the constructor builds them (a reload adds pools with it). */
+  newPool(cfg: PoolConfig): Pool {
+    const pool = new Pool(cfg, this.options.protocolFor(cfg), this.log, this.wheel)
+    pool.timing = this.options.latency === true
+    return pool
+  }
+
+  /** Starts resolving the pool's named servers; the promises settle with their first answers. */
+  track(pool: Pool): Promise<void>[] {
+    return pool.servers.map((s) => this.book.track(s, pool.config.dnsRefreshInterval))
   }
 
   /** Binds the pool's `listen:` and, with `listen_tls`, its TLS listener (src/core/tls.ts). */
@@ -89,6 +118,10 @@ export class ProxyServer {
   private bind(pool: Pool, server: NetServer, l: ListenAddress, tag: string): Promise<void> {
     const cfg = pool.config
     this.listeners.push(server)
+    this.listenText.set(server, l.text)
+    const mine = this.poolListeners.get(pool)
+    if (mine === undefined) this.poolListeners.set(pool, [server])
+    else mine.push(server)
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(bindError(cfg, l, err))
       server.once('error', onError)
@@ -126,8 +159,42 @@ export class ProxyServer {
       socket.destroy()
       return
     }
-    const client = new ClientConn(socket, pool, (c) => this.clients.delete(c))
+    let mine = this.clientsOf.get(pool)
+    if (mine === undefined) {
+      mine = new Set()
+      this.clientsOf.set(pool, mine)
+    }
+    const of = mine
+    const client = new ClientConn(socket, pool, (c) => {
+      this.clients.delete(c)
+      of.delete(c)
+    })
     this.clients.add(client)
+    of.add(client)
+  }
+
+  /** Reload: the pool's listeners, now taken from it (it has none until bound again or given back). */
+  takeListeners(pool: Pool): NetServer[] {
+    const mine = this.poolListeners.get(pool) ?? []
+    this.poolListeners.delete(pool)
+    return mine
+  }
+
+  /** Reload: makes `servers` the pool's listeners again. */
+  giveListeners(pool: Pool, servers: NetServer[]): void {
+    this.poolListeners.set(pool, servers)
+  }
+
+  /** Reload: closes listeners; they accept no more clients, and their clients stay. */
+  unlisten(servers: readonly NetServer[]): void {
+    for (const s of servers) {
+      const i = this.listeners.indexOf(s)
+      if (i >= 0) this.listeners.splice(i, 1)
+      this.listenText.delete(s)
+      if (!s.listening) continue
+      connections.curr_connections--
+      s.close()
+    }
   }
 
   /** Client connections open now. */
@@ -171,6 +238,9 @@ export class ProxyServer {
   /** Stops listening, closes every client and server connection. */
   async close(): Promise<void> {
     this.wheel.stop()
+    this.book.stop()
+    for (const p of this.draining) p.close('Connection closed by proxy')
+    this.draining.clear()
     // A listener's close completes only once its clients are gone: destroy them before waiting.
     const closed = Promise.all(
       this.listeners.map(

@@ -54,6 +54,10 @@ export class ServerConn implements ServerApi, Flushable {
   private tlsPhase = TLS_CONNECTING
   /** Set once the connection has failed or been closed; it takes no more requests. */
   dead = false
+  /** Retired (address change, reload): takes no new requests, closes once it has none. */
+  private retiring = false
+  /** End the socket politely (FIN after what was written) instead of destroying it. */
+  private graceful = false
   private readonly out = new OutQueue()
   private readonly session: ServerSession
   /** Messages awaiting replies, oldest first (linked through Msg.snext). */
@@ -139,6 +143,7 @@ export class ServerConn implements ServerApi, Flushable {
     this.outQBytes += this.inQReplyBytes
     this.inQ = this.inQBytes = this.inQReplies = this.inQReplyBytes = 0
     this.out.writeTo(this.socket)
+    if (this.retiring) this.finishRetired()
   }
 
   /** ServerApi: the next reply from the server. */
@@ -166,6 +171,7 @@ export class ServerConn implements ServerApi, Flushable {
       log.log(LOG_VVERB, 'server', `rsp ${frame.end - frame.start} bytes from ${this.server.label}`)
     }
     this.server.delivered(msg, frame, flags)
+    if (this.retiring) this.finishRetired()
   }
 
   /** ServerApi: the server sent bytes that are not a reply. */
@@ -189,7 +195,8 @@ export class ServerConn implements ServerApi, Flushable {
         `close s to ${this.server.label} (${what}: ${reason}), ${pending} requests pending`,
       )
     }
-    this.socket.destroy()
+    if (this.graceful) this.socket.end()
+    else this.socket.destroy()
     this.out.clear()
     const c = this.server.counters
     c.in_queue -= this.inQ
@@ -222,6 +229,23 @@ export class ServerConn implements ServerApi, Flushable {
   }
 
   /** True while requests are queued or awaiting replies. */
+  /**
+   * Its server moved or left the pool (src/core/server.ts took it out of its
+   * slots, so nothing new is queued): close once every request is answered.
+   */
+  retire(): void {
+    if (this.dead) return
+    this.retiring = true
+    this.finishRetired()
+  }
+
+  private finishRetired(): void {
+    if (this.dead || this.head !== null || !this.out.empty) return
+    // Nothing awaited and nothing to write: END_LOCAL is not a failure.
+    this.graceful = true
+    this.fail(REASON_UNKNOWN, END_LOCAL)
+  }
+
   get busy(): boolean {
     return this.head !== null || !this.out.empty
   }

@@ -9,19 +9,32 @@
  * take the server out of the pool's distribution for `server_retry_timeout` ms.
  */
 
+import { isIP } from 'node:net'
 import type { ServerConfig } from '../config/types.js'
 import { F_FAILURE, type ReplyFrame } from '../proto/types.js'
 import { LatencyHistogram } from '../stats/latency.js'
 import { ServerCounters } from './counters.js'
+import { REASON_HOST_DOWN } from './errno.js'
 import type { Msg } from './msg.js'
 import type { Pool } from './pool.js'
 import { END_EOF, END_LOCAL, END_TIMEOUT, ServerConn } from './server-conn.js'
 
 export class Server {
   readonly counters = new ServerCounters()
-  /** Host to connect to (the configured name; re-resolution may replace it). */
+  /**
+   * Host to connect to: the IP as written, the address the name resolved to
+   * (src/core/resolver.ts), or the name itself with `dns_refresh_interval: 0`.
+   */
   host: string
+  /** The name has no address now: requests fail at once with `Host is down`. */
+  hostDown: boolean
+  /** The address in use (IP, or the unix socket path); null while unresolved or looked up per connect. */
+  address: string | null
+  /** When `address` last changed (ms since the epoch); for a written IP, when the server was created. */
+  addressChangedAt: number
   private readonly conns: (ServerConn | null)[]
+  /** Connections retired by an address change or a reload: they finish their requests, then close. */
+  private readonly retired = new Set<ServerConn>()
   /** Consecutive connection failures. */
   failures = 0
   /** When ejected: the time (ms, Date.now()) it may return; 0 when live. */
@@ -36,11 +49,18 @@ export class Server {
 
   constructor(
     readonly pool: Pool,
-    readonly config: ServerConfig,
-    /** Position in the pool's internal (sorted) order. */
-    readonly index: number,
+    /** Replaced by a reload that keeps the server (a new weight, say). */
+    public config: ServerConfig,
+    /** Position in the pool's internal (sorted) order; renumbered by a reload. */
+    public index: number,
   ) {
-    this.host = config.address.kind === 'tcp' ? config.address.host : ''
+    const a = config.address
+    this.host = a.kind === 'tcp' ? a.host : ''
+    // A name has no address until the pool's AddressBook resolves it.
+    const named = a.kind === 'tcp' && isIP(a.host) === 0
+    this.hostDown = named
+    this.address = named ? null : a.kind === 'tcp' ? a.host : a.path
+    this.addressChangedAt = named ? 0 : Date.now()
     this.conns = new Array<ServerConn | null>(pool.config.serverConnections).fill(null)
   }
 
@@ -53,11 +73,81 @@ export class Server {
     const slot = n === 1 ? 0 : mix(hash) % n
     let conn = this.conns[slot]!
     if (conn === null || conn.dead) {
+      if (this.hostDown) {
+        this.down(msg)
+        return
+      }
       conn = new ServerConn(this)
       this.conns[slot] = conn
     }
     msg.server = this
     conn.enqueue(msg)
+  }
+
+  /**
+   * The name does not resolve: `msg` fails at once. nutcracker: one failed
+   * connect per request, counted in server_err (requests stays 0).
+   */
+  private down(msg: Msg): void {
+    msg.server = this
+    this.counters.server_err++
+    this.reachable = false
+    this.pool.failMsg(msg, REASON_HOST_DOWN)
+    this.failure()
+  }
+
+  /**
+   * The name's address changed (src/core/resolver.ts): `host` is what new
+   * connections use, null when the name does not resolve. Connections to the
+   * old address are retired: they take no new requests, finish what they
+   * have, then close (not a failure).
+   */
+  setAddress(address: string | null, host: string | null, why: string): void {
+    const down = host === null
+    if (address === this.address && down === this.hostDown && (down || host === this.host)) return
+    const old = this.address
+    const moved = !this.hostDown && (down || host !== this.host)
+    if (host !== null) this.host = host
+    this.hostDown = down
+    this.address = address
+    this.addressChangedAt = Date.now()
+    if (old !== address) {
+      this.pool.log.log(
+        5,
+        'dns',
+        () => `${this.label}: address ${old ?? 'none'} -> ${address ?? 'none'} (${why})`,
+      )
+    }
+    if (moved) this.retireAll()
+  }
+
+  /** The host name to look up (src/core/resolver.ts); null for an IP as written or a unix socket. */
+  get hostName(): string | null {
+    const a = this.config.address
+    return a.kind === 'tcp' && isIP(a.host) === 0 ? a.host : null
+  }
+
+  /** Retires every connection (address change, redis_auth change, removal from the pool). */
+  retireAll(): void {
+    for (let i = 0; i < this.conns.length; i++) this.retire(i)
+  }
+
+  /** Sets the number of connection slots (`server_connections` changed); extra ones retire. */
+  resize(n: number): void {
+    const conns = this.conns
+    for (let i = n; i < conns.length; i++) this.retire(i)
+    const old = conns.length
+    conns.length = n
+    for (let i = old; i < n; i++) conns[i] = null
+  }
+
+  private retire(slot: number): void {
+    const conn = this.conns[slot]
+    if (conn === null || conn === undefined) return
+    this.conns[slot] = null
+    if (conn.dead) return
+    this.retired.add(conn)
+    conn.retire()
   }
 
   /** Opens the first connection now (`preconnect`). */
@@ -97,6 +187,7 @@ export class Server {
   connEnded(conn: ServerConn, why: number): void {
     const slot = this.conns.indexOf(conn)
     if (slot >= 0) this.conns[slot] = null
+    else this.retired.delete(conn)
     if (why === END_LOCAL) return
     const c = this.counters
     if (why === END_EOF) c.server_eof++
@@ -104,6 +195,8 @@ export class Server {
     else c.server_err++
     // A server that closed a connection cleanly (an idle timeout, say) is still reachable.
     if (why !== END_EOF) this.reachable = false
+    // A retired connection's address is no longer this server's: no ejection for it.
+    if (slot < 0) return
     this.failure()
   }
 
@@ -125,11 +218,13 @@ export class Server {
   /** Closes every connection (shutdown); their requests fail with `reason`. */
   close(reason: string): void {
     for (const conn of this.conns) conn?.fail(reason, END_LOCAL)
+    for (const conn of this.retired) conn.fail(reason, END_LOCAL)
   }
 
   /** True while a connection has requests to write or replies to wait for. */
   get busy(): boolean {
     for (const conn of this.conns) if (conn !== null && !conn.dead && conn.busy) return true
+    for (const conn of this.retired) if (conn.busy) return true
     return false
   }
 

@@ -39,6 +39,8 @@ const DEFAULTS: Options = {
   statsInterval: 30000,
   pidFile: undefined,
   mbufSize: 16384,
+  dnsServers: undefined,
+  watchConfig: false,
 }
 
 describe('parseArgs defaults', () => {
@@ -290,6 +292,7 @@ describe('usageText', () => {
         'Usage: walnut [-?hVtdD] [-v verbosity level] [-o output file]',
         '              [-c conf file] [-s stats port] [-a stats addr]',
         '              [-i stats interval] [-p pid file] [-m mbuf size]',
+        '              [--dns-server dns servers] [--watch-config]',
         '       walnut locate -c conf file [--pool name] [--hex] [key ...]',
         '       walnut hash [--hash name] [--hex] [key ...]',
         '',
@@ -307,6 +310,8 @@ describe('usageText', () => {
         '  -i, --stats-interval=N : set stats aggregation interval in msec (default: 30000 msec)',
         '  -p, --pid-file=S       : set pid file (default: off)',
         '  -m, --mbuf-size=N      : set size of mbuf chunk in bytes (default: 16384 bytes)',
+        '      --dns-server=S     : look backend names up at these ip[:port],... only (default: off: the system resolver)',
+        '      --watch-config     : reload the configuration when its file changes',
         '',
         '',
       ].join('\n'),

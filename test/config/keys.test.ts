@@ -413,6 +413,7 @@ describe('accepted values and defaults', () => {
       tlsListenVerifyClient: false,
       redisAuthUser: undefined,
       clientAuth: undefined,
+      dnsRefreshInterval: 30000,
       servers: [
         {
           text: '127.0.0.1:24101:1',
@@ -520,6 +521,7 @@ describe('the key table', () => {
         'tls_listen_verify_client',
         'redis_auth_user',
         'client_auth',
+        'dns_refresh_interval',
       ],
     )
   })

@@ -13,13 +13,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { DEFAULT_OPTIONS, parseArgs } from '../../src/cli/args.js'
+import { parseConfig } from '../../src/config/load.js'
 import {
   AddressBook,
   type Answer,
+  DnsServerResolver,
   inHostsFile,
   isNotFound,
   type NameResolver,
   parseDnsServers,
+  resolverFor,
   SystemResolver,
   type TrackedServer,
 } from '../../src/core/resolver.js'
@@ -47,6 +51,35 @@ describe('parseDnsServers', () => {
     assert.equal(parseDnsServers('[::1]x'), "'[::1]x' is not an address[:port]")
     assert.equal(parseDnsServers(''), "'' is not an address[:port]")
     assert.equal(parseDnsServers('127.0.0.1,'), "'' is not an address[:port]")
+  })
+})
+
+test('--dns-server: parsed into resolver servers; a bad value names the flag', () => {
+  const r = parseArgs(['--dns-server', '127.0.0.1:5353,::1'])
+  assert.ok(r.ok)
+  assert.deepEqual(r.options.dnsServers, ['127.0.0.1:5353', '[::1]:53'])
+  assert.equal(DEFAULT_OPTIONS.dnsServers, undefined)
+  assert.equal(DEFAULT_OPTIONS.watchConfig, false)
+  assert.deepEqual(parseArgs(['--dns-server', 'ns.example']), {
+    ok: false,
+    message: "option --dns-server value 'ns.example' is not an address[:port]",
+  })
+  assert.ok(resolverFor(undefined) instanceof SystemResolver)
+  assert.ok(resolverFor([]) instanceof SystemResolver)
+  const d = resolverFor(['127.0.0.1:5353'])
+  assert.ok(d instanceof DnsServerResolver)
+  assert.equal(d.description, '127.0.0.1:5353')
+})
+
+test('dns_refresh_interval: a pool key in ms, default 30000, 0 allowed', async () => {
+  const yaml = (extra: string) =>
+    `alpha:\n  listen: 127.0.0.1:22121\n${extra}  servers:\n   - 127.0.0.1:11211:1\n`
+  const at = async (extra: string) => (await parseConfig(yaml(extra), 't.yml')).pools[0]!
+  assert.equal((await at('')).dnsRefreshInterval, 30000)
+  assert.equal((await at('  dns_refresh_interval: 0\n')).dnsRefreshInterval, 0)
+  assert.equal((await at('  dns_refresh_interval: 5000\n')).dnsRefreshInterval, 5000)
+  await assert.rejects(at('  dns_refresh_interval: 5s\n'), {
+    message: `t.yml:3:25: pool 'alpha', key 'dns_refresh_interval': directive "dns_refresh_interval" is not a number`,
   })
 })
 

@@ -54,6 +54,7 @@ function pool(over: Partial<PoolConfig> = {}, servers = 3): PoolConfig {
     tls: false,
     tlsVerify: true,
     tlsListenVerifyClient: false,
+    dnsRefreshInterval: 30000,
     servers: Array.from({ length: servers }, (_, i) => ({
       text: `127.0.0.1:${6379 + i}:1`,
       index: i,
