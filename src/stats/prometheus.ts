@@ -11,7 +11,10 @@
  * nutcracker's `server_ejected_at` (µs since the epoch) becomes
  * `walnut_server_ejected_timestamp_seconds`. Walnut-only fields added to
  * PoolCounters / ServerCounters are exported too, typed by EXTRA_METRICS (a
- * field missing there is exported `untyped` rather than guessed).
+ * field missing there is exported `untyped` rather than guessed). Backend
+ * names and reloads (docs/dns-and-reload.md): `walnut_server_address_info`
+ * (label `address`), `walnut_server_address_changed_timestamp_seconds`, and
+ * the process's `walnut_config_reload*` counters.
  *
  * A scrape renders the text from the live counters (always fresh, like the
  * JSON); nothing is kept between scrapes.
@@ -21,6 +24,7 @@ import { lookup } from 'node:dns/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { connections } from '../core/counters.js'
+import { reloadCounters } from '../core/reload.js'
 import { ProxyError } from '../errors.js'
 import { LOG_ERR, LOG_NOTICE, LOG_VERB } from '../log/logger.js'
 import { strerror } from '../log/strerror.js'
@@ -43,6 +47,10 @@ export interface MetricsServer {
   readonly reachable: boolean
   /** When ejected: the time (ms since the epoch) it may return; 0 when live. */
   readonly retryAt: number
+  /** The address in use (docs/dns-and-reload.md); null while its name does not resolve. */
+  readonly address?: string | null
+  /** When `address` last changed (ms since the epoch; 0: never resolved). */
+  readonly addressChangedAt?: number
 }
 
 /** A pool as the exposition reads it (src/core/pool.ts's Pool fits). */
@@ -66,6 +74,16 @@ export interface MetricsSnapshot {
   readonly pools: readonly MetricsPool[]
   /** Include the latency histograms (only meaningful when requests are timed). */
   readonly latency: boolean
+  /** Config reload counters (src/core/reload.ts), when the proxy can reload. */
+  readonly reloads?: ReloadCounts
+}
+
+/** src/core/reload.ts's reloadCounters. */
+export interface ReloadCounts {
+  readonly reloads: number
+  readonly reload_failures: number
+  readonly last_reload_at: number
+  readonly last_reload_ok: boolean
 }
 
 /** Kind and help of the walnut-only counter fields known to the exposition. */
@@ -246,6 +264,9 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     }
   }
 
+  addresses(out, pools)
+  if (snap.reloads !== undefined) reloads(out, snap.reloads)
+
   if (snap.latency) {
     const pname = 'walnut_pool_request_duration_seconds'
     out.family(pname, 'histogram', 'request latency: request read to reply queued to the client')
@@ -261,6 +282,66 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     }
   }
   return out.text
+}
+
+/** Each server's current address and when it changed (docs/dns-and-reload.md). */
+function addresses(out: Out, pools: readonly MetricsPool[]): void {
+  if (!pools.some((p) => p.servers.some((s) => s.address !== undefined))) return
+  const info = 'walnut_server_address_info'
+  out.family(
+    info,
+    'gauge',
+    "the server's address in use (always 1; none while its name does not resolve)",
+  )
+  for (const p of pools) {
+    for (const s of p.servers) {
+      const a = s.address
+      if (a !== undefined && a !== null) {
+        out.sample(info, `${serverLabels(p, s)},address="${escapeLabel(a)}"`, 1)
+      }
+    }
+  }
+  const changed = 'walnut_server_address_changed_timestamp_seconds'
+  out.family(
+    changed,
+    'gauge',
+    'when the server address last changed, seconds since the epoch (0: never resolved)',
+  )
+  for (const p of pools) {
+    for (const s of p.servers) {
+      if (s.addressChangedAt !== undefined) {
+        out.sample(changed, serverLabels(p, s), s.addressChangedAt / 1000)
+      }
+    }
+  }
+}
+
+/** The config reload counters (docs/dns-and-reload.md). */
+function reloads(out: Out, r: ReloadCounts): void {
+  out.family(
+    'walnut_config_reloads_total',
+    'counter',
+    'configuration reloads fully applied (SIGUSR1, --watch-config)',
+  )
+  out.plain('walnut_config_reloads_total', r.reloads)
+  out.family(
+    'walnut_config_reload_failures_total',
+    'counter',
+    'configuration reloads refused (the file is invalid or unreadable) or partly applied (a listener could not be bound)',
+  )
+  out.plain('walnut_config_reload_failures_total', r.reload_failures)
+  out.family(
+    'walnut_config_last_reload_success',
+    'gauge',
+    'whether the last reload was fully applied (1 before any)',
+  )
+  out.plain('walnut_config_last_reload_success', r.last_reload_ok ? 1 : 0)
+  out.family(
+    'walnut_config_last_reload_timestamp_seconds',
+    'gauge',
+    'when the last reload attempt ended, seconds since the epoch (0: none yet)',
+  )
+  out.plain('walnut_config_last_reload_timestamp_seconds', r.last_reload_at / 1000)
 }
 
 export interface ProxyMetricsOptions {
@@ -286,6 +367,7 @@ export function proxyMetrics(
       currConnections: connections.curr_connections,
       pools,
       latency: options.latency,
+      reloads: reloadCounters,
     })
 }
 

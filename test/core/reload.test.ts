@@ -25,6 +25,7 @@ import { ProxyServer } from '../../src/core/proxy.js'
 import { applyConfig, planReload, Reloader, reloadCounters } from '../../src/core/reload.js'
 import type { Answer, NameResolver } from '../../src/core/resolver.js'
 import { compareNutcrackerNames, Placement } from '../../src/hash/placement.js'
+import { proxyMetrics } from '../../src/stats/prometheus.js'
 import { FakeBackend } from '../helpers/fake-backend.js'
 import { freePort } from '../helpers/ports.js'
 import { ToyProtocol, toyFactory } from '../helpers/toy-protocol.js'
@@ -336,6 +337,18 @@ describe('a backend name whose address changes', () => {
       [0, 0, 0, 4, 4],
     )
     assert.equal(server.failures, 0)
+    // The Prometheus exposition shows the address in use and when it changed.
+    const text = proxyMetrics(proxy.pools, { version: 't', startedAt: 0, latency: false })()
+    assert.ok(
+      text.includes(
+        'walnut_server_address_info{pool="alpha",server="node",address="127.0.0.3"} 1\n',
+      ),
+    )
+    assert.ok(
+      text.includes(
+        `walnut_server_address_changed_timestamp_seconds{pool="alpha",server="node"} ${server.addressChangedAt / 1000}\n`,
+      ),
+    )
     assert.ok(
       log.lines.includes("dns alpha | node: address 127.0.0.2 -> 127.0.0.3 ('node.test' resolved)"),
     )
@@ -357,6 +370,16 @@ describe('a backend name whose address changes', () => {
     assert.equal(dn.hostDown, true)
     const [kd] = keysOf(cfg, 'dn', 1)
     const [ks] = keysOf(cfg, 's2', 1)
+    const text = proxyMetrics(proxy.pools, { version: 't', startedAt: 0, latency: false })()
+    assert.ok(!text.includes('server="dn",address='), 'no address for an unresolved name')
+    assert.ok(
+      text.includes(
+        'walnut_server_address_changed_timestamp_seconds{pool="alpha",server="dn"} 0\n',
+      ),
+    )
+    assert.ok(
+      text.includes(`walnut_server_address_info{pool="alpha",server="s2",address="127.0.0.1"} 1\n`),
+    )
     const c = await open(lport)
     c.send(`get ${kd}\nget ${ks}\n`)
     assert.equal(await c.lines(2), `ERR Host is down\ns2:get ${ks}\n`)
@@ -604,6 +627,12 @@ describe('Reloader', () => {
       ),
     )
     assert.ok(!c.closed)
+    const text = proxyMetrics(proxy.pools, { version: 't', startedAt: 0, latency: false })()
+    assert.ok(text.includes(`walnut_config_reloads_total ${reloadCounters.reloads}\n`))
+    assert.ok(
+      text.includes(`walnut_config_reload_failures_total ${reloadCounters.reload_failures}\n`),
+    )
+    assert.ok(text.includes('walnut_config_last_reload_success 1\n'))
   })
 
   test('watch: a write to the file reloads (once per burst)', async (t) => {

@@ -20,6 +20,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { Resolver } from 'node:dns/promises'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { get as httpGet } from 'node:http'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
@@ -139,6 +140,20 @@ process.on('exit', () => {
   for (const d of live) d.killSync()
 })
 
+/** GET /metrics. */
+function scrape(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => {
+        body += c
+      })
+      res.on('end', () => resolve(body))
+    }).on('error', reject)
+  })
+}
+
 /** The stats JSON document of a walnut (the stats port answers and closes). */
 async function statsOf(p: ProxyProc): Promise<Record<string, unknown>> {
   const c = await connect(p.statsPort)
@@ -178,7 +193,17 @@ describe('backend names in DNS (dnsmasq)', () => {
     const yaml =
       `alpha:\n  listen: 127.0.0.1:${listen}\n  dns_refresh_interval: ${REFRESH_MS}\n  servers:\n` +
       `   - cache1.${DOMAIN}:${port}:1 moving\n   - 127.0.0.1:${steady.port}:1 steady\n`
-    const w = await startWalnut(yaml, { args: ['--dns-server', `127.0.0.1:${dns.port}`] })
+    const mport = await freePort()
+    const w = await startWalnut(yaml, {
+      args: [
+        '--dns-server',
+        `127.0.0.1:${dns.port}`,
+        '--stats-metrics-port',
+        String(mport),
+        '--stats-metrics-addr',
+        '127.0.0.1',
+      ],
+    })
     await w.waitForOutput(`alpha | moving: address none -> 127.0.0.2 ('cache1.${DOMAIN}' resolved)`)
     const direct = await Direct.open([oldMc, newMc, steady] as ServerProc[])
     t.after(() => direct.close())
@@ -270,6 +295,20 @@ describe('backend names in DNS (dnsmasq)', () => {
         `dns alpha \\| moving: address 127\\.0\\.0\\.2 -> 127\\.0\\.0\\.3 \\('cache1\\.${DOMAIN.replace('.', '\\.')}' resolved\\)`,
       ),
     )
+    // The address in use, for Prometheus.
+    const metrics = await scrape(mport)
+    assert.match(
+      metrics,
+      /^walnut_server_address_info\{pool="alpha",server="moving",address="127\.0\.0\.3"\} 1$/m,
+    )
+    assert.ok(!metrics.includes('address="127.0.0.2"'))
+    const changed =
+      /^walnut_server_address_changed_timestamp_seconds\{pool="alpha",server="moving"\} ([0-9.]+)$/m.exec(
+        metrics,
+      )
+    assert.ok(changed !== null)
+    const at = Number(changed[1]) * 1000
+    assert.ok(at >= moveAt && at <= arrivedAt, `changed at ${at}, moved ${moveAt}..${arrivedAt}`)
     for (const c of clients) await c.close()
   })
 

@@ -17,6 +17,7 @@
 
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
+import { get as httpGet } from 'node:http'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { b, Direct, locate, storage } from '../helpers/memcache.js'
@@ -50,6 +51,20 @@ async function seen(w: ProxyProc, text: string, n: number, ms = 10_000): Promise
  */
 function scramble(n: number): string {
   return `${n}-${(Math.imul(n + 1, 0x9e3779b1) >>> 0).toString(36)}`
+}
+
+/** GET /metrics. */
+function scrape(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => {
+        body += c
+      })
+      res.on('end', () => resolve(body))
+    }).on('error', reject)
+  })
 }
 
 async function roundTrip(c: Client, req: Buffer): Promise<string> {
@@ -115,7 +130,10 @@ describe('config reload (SIGUSR1) under load', () => {
     })
     const beta = { name: 'beta', listen: lb, servers: [m4!] }
     const gamma = { name: 'gamma', listen: lc, servers: [m1!] }
-    const w = await startWalnut(yaml([alpha([m1!, m2!]), beta]))
+    const mport = await freePort()
+    const w = await startWalnut(yaml([alpha([m1!, m2!]), beta]), {
+      args: ['--stats-metrics-port', String(mport), '--stats-metrics-addr', '127.0.0.1'],
+    })
     const path = w.configPath
     const RELOADED = `reload configuration '${path}' reloaded`
     let reloads = 0
@@ -197,6 +215,11 @@ describe('config reload (SIGUSR1) under load', () => {
     w.kill('SIGUSR1')
     const REFUSED = `reload configuration '${path}' not reloaded, the running one stays: ${path}:3:9: pool 'alpha', key 'hash': directive "hash" is not a valid hash`
     await seen(w, REFUSED, 1)
+    // Counted: walnut-only, in the Prometheus exposition (never in the nutcracker JSON).
+    const metrics = await scrape(mport)
+    assert.match(metrics, /^walnut_config_reloads_total 5$/m)
+    assert.match(metrics, /^walnut_config_reload_failures_total 1$/m)
+    assert.match(metrics, /^walnut_config_last_reload_success 0$/m)
     // The running config is still v5: put v5 back on disk (no reload) for `walnut locate`.
     writeFileSync(path, yaml([alpha([m2!, m3!], '  hash: murmur\n'), gamma]))
     await checkPlacement(probe, path, 'alpha', [m2!, m3!], 'v6-')
