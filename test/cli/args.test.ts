@@ -39,6 +39,9 @@ const DEFAULTS: Options = {
   statsInterval: 30000,
   pidFile: undefined,
   mbufSize: 16384,
+  statsMetricsPort: undefined,
+  statsMetricsAddr: undefined,
+  drainTimeout: 10000,
   dnsServers: undefined,
   watchConfig: false,
 }
@@ -112,11 +115,11 @@ describe('parseArgs boolean flags', () => {
   test('a prefix that is ambiguous is refused', () => {
     assert.equal(
       fails(['--d']),
-      "option '--d' is ambiguous; possibilities: '--daemonize' '--describe-stats'",
+      "option '--d' is ambiguous; possibilities: '--daemonize' '--describe-stats' '--drain-timeout' '--dns-server'",
     )
     assert.equal(
       fails(['--stats=1']),
-      "option '--stats' is ambiguous; possibilities: '--stats-port' '--stats-addr' '--stats-interval'",
+      "option '--stats' is ambiguous; possibilities: '--stats-port' '--stats-addr' '--stats-interval' '--stats-metrics-port' '--stats-metrics-addr'",
     )
   })
 })
@@ -292,6 +295,7 @@ describe('usageText', () => {
         'Usage: walnut [-?hVtdD] [-v verbosity level] [-o output file]',
         '              [-c conf file] [-s stats port] [-a stats addr]',
         '              [-i stats interval] [-p pid file] [-m mbuf size]',
+        '              [--stats-metrics-port metrics port] [--stats-metrics-addr metrics addr] [--drain-timeout drain msec]',
         '              [--dns-server dns servers] [--watch-config]',
         '       walnut locate -c conf file [--pool name] [--hex] [key ...]',
         '       walnut hash [--hash name] [--hex] [key ...]',
@@ -310,6 +314,9 @@ describe('usageText', () => {
         '  -i, --stats-interval=N : set stats aggregation interval in msec (default: 30000 msec)',
         '  -p, --pid-file=S       : set pid file (default: off)',
         '  -m, --mbuf-size=N      : set size of mbuf chunk in bytes (default: 16384 bytes)',
+        '      --stats-metrics-port=N : set Prometheus /metrics http port (default: off)',
+        '      --stats-metrics-addr=S : set Prometheus /metrics http ip (default: off: the stats addr)',
+        '      --drain-timeout=N  : on SIGINT/SIGTERM, wait this long for requests in flight (default: 10000 msec)',
         '      --dns-server=S     : look backend names up at these ip[:port],... only (default: off: the system resolver)',
         '      --watch-config     : reload the configuration when its file changes',
         '',
