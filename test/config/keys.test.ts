@@ -375,6 +375,7 @@ describe('accepted values and defaults', () => {
     )
     assert.deepEqual(pool, {
       name: 'alpha',
+      index: 0,
       listen: {
         kind: 'tcp',
         host: '127.0.0.1',
