@@ -587,6 +587,46 @@ describe('applyConfig', () => {
   })
 })
 
+describe('connections across a reload', () => {
+  test('fewer server_connections, then a new redis_db: surplus and then all connections retire; requests go on', async (t) => {
+    const [s1] = await backends(t, 's1')
+    const lport = await freePort()
+    const v1 = pool('alpha', lport, [fake(s1!)], { serverConnections: 3 })
+    const { proxy, log, open } = await start(t, config(v1))
+    const c = await open(lport)
+    c.send(KEYS.map((k) => `get ${k}\n`).join(''))
+    await c.lines(KEYS.length)
+    assert.equal(s1!.accepted, 3)
+    await applyConfig(proxy, config({ ...v1, serverConnections: 1 }), { log })
+    // Two of the three were retired; idle, they close at once.
+    await until(() => s1!.open === 1, 'two connections to close')
+    c.send('get a\n')
+    assert.equal(await c.lines(1), 's1:get a\n')
+    await applyConfig(proxy, config({ ...v1, serverConnections: 1, redisDb: 2 }), { log })
+    await until(() => s1!.open === 0, 'the last old connection to close')
+    c.send('get b\n')
+    assert.equal(await c.lines(1), 's1:get b\n')
+    assert.equal(s1!.accepted, 4)
+    const k = proxy.pools[0]!.servers[0]!.counters
+    assert.deepEqual([k.server_err, k.server_eof, k.server_connections], [0, 0, 1])
+    assert.ok(!c.closed)
+  })
+
+  test('dns_refresh_interval 0: no background lookups, each connection looks the name up (localhost)', async (t) => {
+    const [s1] = await backends(t, 's1')
+    const names = new Names()
+    const lport = await freePort()
+    const cfg = pool('alpha', lport, [srv('s1', 'localhost', s1!.port)], { dnsRefreshInterval: 0 })
+    const { proxy, open } = await start(t, config(cfg), names)
+    const server = proxy.pools[0]!.servers[0]!
+    assert.deepEqual([server.host, server.address, server.hostDown], ['localhost', null, false])
+    assert.equal(proxy.book.size, 0)
+    const c = await open(lport)
+    c.send('get a\n')
+    assert.equal(await c.lines(1), 's1:get a\n')
+  })
+})
+
 describe('Reloader', () => {
   test('an invalid file keeps the running config, logs file:line:col and counts; a valid one applies', async (t) => {
     const [s1, s2] = await backends(t, 's1', 's2')
