@@ -2,9 +2,9 @@
  * TLS for the core (docs/tls.md): a pool's backend connections (`tls: true`)
  * and its TLS listener (`listen_tls`).
  *
- * Each pool gets one SecureContext per side, built once from the files the
- * config names (read and checked by src/config/tls.ts, as `-t` does), so a
- * new connection does not parse certificates again. A backend connection is a
+ * Each pool reads its files once, at start (with the functions src/config/tls.ts
+ * checks them with for `-t`): one SecureContext for its server connections, and
+ * the certificate material of its listener, so a new connection parses nothing. A backend connection is a
  * TLSSocket in place of the plain socket; everything above it — the write
  * batching, pipelining, the reply matching — is unchanged.
  *
