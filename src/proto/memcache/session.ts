@@ -27,7 +27,7 @@ import {
   type ServerSession,
   type SplitHook,
 } from '../types.js'
-import { CMD_GET, CMD_GETS, CMD_QUIT, CMD_VERSION } from './commands.js'
+import { CMD_CAS, CMD_GET, CMD_GETS, CMD_QUIT, CMD_VERSION } from './commands.js'
 import {
   MC_CLIENT_ERROR,
   MC_END,
@@ -40,10 +40,12 @@ import {
   RP_FRAME,
 } from './reply-parser.js'
 import {
+  E_FORMAT,
   E_LINE_TOO_LONG,
   E_TOO_LARGE,
   FATAL,
   REJECT,
+  REJECT_REPLIES,
   REQUEST,
   RequestParser,
   type RequestParserOptions,
@@ -57,6 +59,25 @@ const SERVER_ERROR = Buffer.from('SERVER_ERROR ', 'latin1')
 const SP = 0x20
 const CR = 0x0d
 const LF = 0x0a
+const NUL = 0x00
+const MINUS = 0x2d
+const ZERO = 0x30
+/** Bounds of memcached's numbers, as decimal digits: uint64 max, int64 max, |int64 min|. */
+const U64_MAX = Buffer.from('18446744073709551615', 'latin1')
+const I64_MAX = Buffer.from('9223372036854775807', 'latin1')
+const I64_MIN_ABS = Buffer.from('9223372036854775808', 'latin1')
+
+/** True when the digits `buf[s..e)` (leading zeros allowed) are a number above `max`. */
+function beyond(buf: Uint8Array, s: number, e: number, max: Buffer): boolean {
+  while (s < e - 1 && buf[s] === ZERO) s++
+  const n = e - s
+  if (n !== max.length) return n > max.length
+  for (let k = 0; k < n; k++) {
+    const d = buf[s + k]! - max[k]!
+    if (d !== 0) return d > 0
+  }
+  return false
+}
 
 /** `SERVER_ERROR <reason>\r\n`: the one reply walnut makes up for a failed request. */
 export function serverError(reason: string): Buffer {
@@ -122,6 +143,11 @@ export class MemcacheClientSession implements ClientSession {
   private request(p: RequestParser): void {
     const api = this.api
     const stream = this.stream
+    if ((p.nkeys > 0 && this.unsafeKeys(p)) || (p.dataStart >= 0 && this.numbersTooLarge(p))) {
+      // Refused as a bad command line (M2): memcached would frame it differently.
+      if (!p.noreply) api.reply(REJECT_REPLIES[E_FORMAT]!)
+      return
+    }
     switch (p.kind) {
       case CMD_QUIT:
         // Not forwarded; the core flushes earlier replies, then closes (client_eof).
@@ -150,6 +176,64 @@ export class MemcacheClientSession implements ClientSession {
     const buf = stream.resolve(p.keyStart(0), p.keyEnd(0))
     const server = api.serverFor(buf, stream.rs, stream.re)
     api.forward(server, stream, p.start, p.end, p.noreply ? F_NOREPLY : 0, null)
+  }
+
+  /**
+   * True when a key holds LF or NUL. memcached ends a command line at LF and
+   * reads it as a C string (a NUL ends it), so it would see other commands than
+   * walnut does, and answer a different number of them: on a server connection
+   * shared by many clients, those replies would then be matched with other
+   * clients' requests (request smuggling). nutcracker forwards such keys
+   * (spec §2); walnut refuses them (docs/failures.md).
+   */
+  private unsafeKeys(p: RequestParser): boolean {
+    const stream = this.stream
+    for (let j = 0; j < p.nkeys; j++) {
+      const buf = stream.resolve(p.keyStart(j), p.keyEnd(j))
+      for (let i = stream.rs; i < stream.re; i++) {
+        const c = buf[i]
+        if (c === LF || c === NUL) return true
+      }
+    }
+    return false
+  }
+
+  /**
+   * True when a storage command's flags or cas unique exceeds 2^64-1, or its
+   * exptime lies outside -2^63..2^63-1. memcached (1.6) refuses such a line
+   * with CLIENT_ERROR and then, not knowing it belongs to the line, reads the
+   * data block as commands of its own: more replies than requests, matched
+   * with other clients' requests. nutcracker forwards them (spec §2: digits,
+   * no range check); walnut answers CLIENT_ERROR itself (docs/failures.md).
+   */
+  private numbersTooLarge(p: RequestParser): boolean {
+    const stream = this.stream
+    const buf = stream.resolve(p.keyEnd(0), p.lineEnd)
+    const end = stream.re
+    // Tokens after the key: flags, exptime, bytes, [cas unique], [noreply].
+    let tok = 0
+    let i = stream.rs
+    while (i < end) {
+      const c = buf[i]!
+      if (c === SP || c === CR || c === LF) {
+        i++
+        continue
+      }
+      let e = i
+      while (e < end && buf[e] !== SP && buf[e] !== CR) e++
+      if (tok === 0 || tok === 3) {
+        if (tok === 0 || p.kind === CMD_CAS) {
+          if (beyond(buf, i, e, U64_MAX)) return true
+        }
+      } else if (tok === 1) {
+        if (buf[i] === MINUS ? beyond(buf, i + 1, e, I64_MIN_ABS) : beyond(buf, i, e, I64_MAX)) {
+          return true
+        }
+      }
+      tok++
+      i = e
+    }
+    return false
   }
 
   /**

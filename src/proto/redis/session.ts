@@ -278,6 +278,13 @@ export class RedisClientSession implements ClientSession {
         this.api.close(errorBytes(parser.error), false)
         return
       }
+      if (parser.inline && parser.end - parser.start > this.settings.maxRequestSize) {
+        // The parser bounds inline lines by redis's 64 KiB only; max_request_size caps them too.
+        this.closed = true
+        this.api.requestTooLarge?.()
+        this.api.close(errorBytes(request.PROTOCOL_ERRORS.tooLarge), false)
+        return
+      }
       this.dispatch()
       if (this.closed) return
     }

@@ -175,6 +175,38 @@ describe('memcache client session: forwarding', () => {
     })
   })
 
+  it('a key holding LF or NUL is refused, never forwarded (memcached would frame it otherwise)', () => {
+    const input =
+      'get a\nset\r\nget 1:a 1:b\x00\r\nset k\x00x 0 0 1\r\nv\r\ndelete k\n noreply\r\nget 2:b\r\n'
+    forEverySplit(b(input), (chunks) => feed(chunks, byPrefix), {
+      expected: [
+        { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+        { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+        { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+        fwd(2, 'get 2:b\r\n'),
+      ],
+    })
+  })
+
+  it('numbers memcached cannot read are refused: it would take the data block for commands', () => {
+    const input =
+      'set k 18446744073709551616 0 1\r\nx\r\n' +
+      'set k 0 9223372036854775808 1\r\nx\r\n' +
+      'add k 0 -9223372036854775809 1 noreply\r\nx\r\n' +
+      'cas k 0 0 1 18446744073709551616\r\nx\r\n' +
+      'set 1:a 00018446744073709551615 -9223372036854775808 1\r\nx\r\n' +
+      'cas 2:b 0 9223372036854775807 1 018446744073709551615\r\nx\r\n'
+    forEverySplit(b(input), (chunks) => feed(chunks, byPrefix), {
+      expected: [
+        { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+        { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+        { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+        fwd(1, 'set 1:a 00018446744073709551615 -9223372036854775808 1\r\nx\r\n'),
+        fwd(2, 'cas 2:b 0 9223372036854775807 1 018446744073709551615\r\nx\r\n'),
+      ],
+    })
+  })
+
   it('a rejected noreply request gets no reply', () => {
     forEverySplit(
       b('incr k abc noreply\r\nset k x 0 1 noreply\r\nv\r\nget 1:a\r\n'),
@@ -351,10 +383,10 @@ describe('memcache multi-get: fragments (nutcracker bytes)', () => {
   })
 
   it('keys with odd bytes are copied exactly into the fragments', () => {
-    const { calls } = splitOf('get k\t1  k\xc3\xa9 k\n1 \r\n', (k) => (k === 'k\xc3\xa9' ? 1 : 0))
+    const { calls } = splitOf('get k\t1  k\xc3\xa9 k\x011 \r\n', (k) => (k === 'k\xc3\xa9' ? 1 : 0))
     assert.deepEqual(calls, [
       SPLIT,
-      frag(0, 'get k\t1 k\n1 \r\n'),
+      frag(0, 'get k\t1 k\x011 \r\n'),
       frag(1, 'get k\xc3\xa9 \r\n'),
       END_SPLIT,
     ])
