@@ -39,13 +39,17 @@ import { type Flushable, markDirty } from './flush.js'
 import { CLOSE_CLEAN, CLOSE_ERROR, CLOSE_NONE, Msg } from './msg.js'
 import type { Pool } from './pool.js'
 
+/** How long a connection the proxy closes keeps reading (and dropping) input after its FIN. */
+export const LINGER_MS = 2000
+
 /** Reply bytes buffered for a client that does not read before it stops being read. */
 export const MAX_BUFFERED = 16 * 1024 * 1024
 
 export class ClientConn implements ClientApi, Flushable {
   dirty = false
   readonly log: ProtoLog
-  private readonly session: ClientSession
+  /** Made at the first bytes: an idle connection costs no parser (docs/failures.md). */
+  private session: ClientSession | null = null
   private readonly out = new OutQueue()
   /** Request-order queue. */
   private head: Msg | null = null
@@ -69,6 +73,8 @@ export class ClientConn implements ClientApi, Flushable {
   private nfrag = 0
   /** Reply bytes of completed messages held behind an earlier, unanswered one. */
   private held = 0
+  /** Closes the socket at the end of its lingering close. */
+  private lingerTimer: NodeJS.Timeout | null = null
   /** client_max_buffer (0: none), client_max_inflight (0: none), and the pause level for bytes. */
   private readonly maxBuffer: number
   private readonly maxInflight: number
@@ -85,7 +91,6 @@ export class ClientConn implements ClientApi, Flushable {
     this.maxInflight = cfg.clientMaxInflight > 0 ? cfg.clientMaxInflight : Number.POSITIVE_INFINITY
     // Stop reading well before the hard bound, so a client that reads slowly is slowed, not closed.
     this.pauseBytes = this.maxBuffer > 0 ? Math.min(MAX_BUFFERED, this.maxBuffer / 2) : MAX_BUFFERED
-    this.session = pool.protocol.newClientSession(this)
     connections.total_connections++
     connections.curr_connections++
     pool.counters.client_connections++
@@ -261,11 +266,13 @@ export class ClientConn implements ClientApi, Flushable {
     if (this.endAfterFlush !== CLOSE_NONE) {
       this.count(this.endAfterFlush === CLOSE_CLEAN)
       if (!this.socket.writableEnded) {
-        // nutcracker closes the connection, it does not wait for the client's FIN: destroy
-        // once the replies are out. Input is read again (and dropped, `closing` is set) so
-        // unread bytes cannot turn the close into a reset that loses those replies.
+        // nutcracker closes the connection, it does not wait for the client's FIN. walnut
+        // sends its FIN after the replies, then lingers: input is read (and dropped, `closing`
+        // is set) until the client closes too, at most LINGER_MS. Closing the socket at once
+        // with input still arriving would answer it with a reset, and a reset makes the
+        // client's kernel drop replies it has received but not read yet (found by fuzzing).
         this.socket.resume()
-        this.socket.end(this.destroySocket)
+        this.socket.end(this.linger)
       }
       return
     }
@@ -284,7 +291,8 @@ export class ClientConn implements ClientApi, Flushable {
     // One clock read per chunk: every request completed by this read gets its time.
     if (this.pool.timing) this.t0 = performance.now()
     try {
-      this.session.feed(chunk)
+      const session = this.session ?? this.newSession()
+      session.feed(chunk)
     } catch (err) {
       this.internalError(err)
       return
@@ -300,8 +308,21 @@ export class ClientConn implements ClientApi, Flushable {
     }
   }
 
+  private newSession(): ClientSession {
+    const session = this.pool.protocol.newClientSession(this)
+    this.session = session
+    return session
+  }
+
   private readonly destroySocket = (): void => {
     this.socket.destroy()
+  }
+
+  /** Every reply is handed to the kernel: close for good after LINGER_MS (or at the client's FIN). */
+  private readonly linger = (): void => {
+    if (this.socket.destroyed) return
+    this.lingerTimer = setTimeout(this.destroySocket, LINGER_MS)
+    this.lingerTimer.unref()
   }
 
   private readonly onDrain = (): void => {
@@ -333,6 +354,7 @@ export class ClientConn implements ClientApi, Flushable {
   private readonly onClose = (): void => {
     if (this.gone) return
     this.gone = true
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer)
     this.count(!this.sawError)
     if (this.log.enabled(LOG_INFO)) {
       const end = this.endAfterFlush

@@ -174,8 +174,10 @@ describe('client_max_buffer', () => {
     assert.equal(r.pool.counters.client_err, 1)
   })
 
-  test('a client that reads keeps its connection: 20 MB of replies through a 256 KiB limit', async (t) => {
-    const r = await rig(t, { names: ['s1'], pool: { clientMaxBuffer: 256 * 1024 } })
+  test('a client that reads keeps its connection: 20 MB of replies through a 4 MiB limit', async (t) => {
+    // The reader shares the event loop with the proxy and the backend, so what waits in the
+    // proxy's socket can briefly reach a few hundred KB even though it keeps up.
+    const r = await rig(t, { names: ['s1'], pool: { clientMaxBuffer: 4 * 1024 * 1024 } })
     r.backend('s1').pad = 10_000
     const sock = await pausedSocket(r)
     let req = ''
@@ -317,5 +319,43 @@ describe('max_request_size', () => {
     await until(() => pc.client_err === 1, 'client_err')
     assert.equal(pc.request_too_large, 1)
     assert.ok(log.lines.some((l) => l.includes('over max_request_size 100')))
+  })
+
+  test('redis: an inline request over the limit is refused the same way', async (t) => {
+    const { proxy, port } = await realProxy(t, true, { maxRequestSize: 100 })
+    const pc = proxy.pools[0]!.counters
+    const c = await Client.open(port)
+    t.after(() => {
+      c.socket.destroy()
+    })
+    c.send(`PING\r\nECHO ${'e'.repeat(100)}\r\n`)
+    assert.equal(await c.end(), '+PONG\r\n-ERR Protocol error: request too large\r\n')
+    await until(() => pc.client_err === 1, 'client_err')
+    assert.equal(pc.request_too_large, 1)
+  })
+})
+
+describe('closing a client', () => {
+  test('after quit the proxy sends FIN and lingers; the client closing too ends it at once', async (t) => {
+    const r = await rig(t, { names: ['s1'] })
+    const c = await r.connect()
+    c.send('get a\nquit\n')
+    assert.equal(await c.end(), 's1:get a\nBYE\n')
+    assert.equal(r.pool.counters.client_connections, 1, 'lingering until the client closes')
+    const t0 = Date.now()
+    c.socket.end()
+    await until(() => r.pool.counters.client_connections === 0, 'closed at the client FIN', 1000)
+    assert.ok(Date.now() - t0 < 500)
+  })
+
+  test('input after a protocol error is read and dropped; a client that never closes is dropped after LINGER_MS', async (t) => {
+    const r = await rig(t, { names: ['s1'] })
+    const c = await r.connect()
+    c.send('get a\nbad\n')
+    // The client goes on sending after the error: no reset, the replies arrive whole.
+    for (let i = 0; i < 20; i++) c.send(`${'x'.repeat(10_000)}\n`)
+    assert.equal(await c.end(), 's1:get a\nERR protocol\n')
+    await until(() => r.pool.counters.client_connections === 0, 'closed after lingering', 3000)
+    assert.equal(r.pool.counters.client_err, 1)
   })
 })
