@@ -22,7 +22,7 @@ export class Pool {
   placement: Placement
   /** Timeout list of this pool's requests, or null when `timeout:` is 0 (wait forever). */
   timeouts: TimeoutList | null
-  /** Hash of the key last placed by serverFor (picks the server connection). */
+  /** Hash of the key last placed by serverFor: picks the server connection of a forward. */
   lastHash = 0
   /** Earliest time (ms) an ejected server may return; Infinity when none is ejected. */
   private nextRetry = Number.POSITIVE_INFINITY

@@ -158,6 +158,7 @@ export class Server {
   /** A reply for `msg` arrived on one of this server's connections. */
   delivered(msg: Msg, frame: ReplyFrame, flags: number): void {
     if (msg.handshake !== null) {
+      // nutcracker: a swallowed reply (AUTH, SELECT) neither resets nor adds to the failure count.
       const problem = msg.handshake(frame, this.label)
       if (problem !== null) this.pool.log.log(3, 'server', problem)
       return
