@@ -503,7 +503,7 @@ describe('applyConfig', () => {
     c.send('get a\n')
     assert.equal(await c.lines(1), 's1:get a\n')
     const r = await applyConfig(proxy, config(pool('alpha', p2, [fake(s1!)])), { log })
-    assert.deepEqual(r.plan.relisten, ['alpha'])
+    assert.deepEqual([r.plan.relisten, r.problems], [['alpha'], []])
     assert.equal(await refused(p1), true)
     const d = await open(p2)
     d.send('get b\n')
