@@ -360,8 +360,8 @@ describe('backend names in DNS (dnsmasq)', () => {
     const ms = Date.now() - addedAt
     t.diagnostic(`the name worked ${ms} ms after it was added to DNS`)
     assert.equal(reply, 'STORED\r\n')
-    // Lookups back off from 1 s up to the refresh interval.
-    assert.ok(ms <= REFRESH_MS + 500, `took ${ms} ms`)
+    // Lookups back off from 1 s up to the refresh interval (plus the query, on a busy machine).
+    assert.ok(ms <= REFRESH_MS + 1000, `took ${ms} ms`)
     const direct = await Direct.open([late])
     t.after(() => direct.close())
     assert.equal(
