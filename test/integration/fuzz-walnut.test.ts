@@ -279,3 +279,22 @@ test('hostile clients on both pools: walnut stays up, answers them cleanly, good
   assert.ok(counter(doc, 'r', 'client_eof') + counter(doc, 'r', 'client_err') >= rs.sessions)
   assert.ok(counter(doc, 'm', 'client_eof') + counter(doc, 'm', 'client_err') >= ms.sessions)
 })
+
+test('max_request_size from the config file: redis closes with `request too large`, memcache answers and goes on', async () => {
+  const r = await connect(redisPort)
+  const big = 'v'.repeat(40_000)
+  await r.send(Buffer.concat([cmd('PING'), cmd('MSET', 'k1', big, 'k2', big)]))
+  assert.equal(
+    (await r.readUntilClose(5000)).toString('latin1'),
+    '+PONG\r\n-ERR Protocol error: request too large\r\n',
+  )
+  await r.close()
+  const m = await connect(mcPort)
+  await m.send(b(`set limit-k 0 0 70000\r\n${'v'.repeat(70_000)}\r\nget limit-k\r\n`))
+  assert.equal(
+    (await m.readMcReply()).toString('latin1'),
+    'SERVER_ERROR object too large for cache\r\n',
+  )
+  assert.equal((await m.readMcReply()).toString('latin1'), 'END\r\n')
+  await m.close()
+})
