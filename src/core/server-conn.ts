@@ -13,7 +13,8 @@
  * reset, EOF, a reply that cannot be framed, a stray reply, a timeout) the
  * connection is closed and every message still in its queue fails with the
  * same reason, as nutcracker does: a late reply can then never be matched with
- * a newer request. The next request opens a new connection.
+ * a newer request. The next request opens a new connection. Why a timeout fails
+ * the whole connection rather than the late request alone: docs/failures.md §1.
  */
 
 import { connect, type Socket } from 'node:net'
