@@ -232,13 +232,14 @@ export class RedisClientSession implements ClientSession {
 
   // Split scratch, reused: per key its server; per server its key count,
   // sub-request size, buffer, write cursor, fragment number and first key.
+  // Sized for the pool's servers; grown when a reload adds servers (growServers).
   private keyServer = new Int32Array(16)
-  private readonly serverFirst: Int32Array
-  private readonly serverKeys: Int32Array
-  private readonly serverBytes: Float64Array
-  private readonly serverCursor: Float64Array
-  private readonly serverFragment: Int32Array
-  private readonly serverBuf: (Buffer | null)[]
+  private serverFirst: Int32Array
+  private serverKeys: Int32Array
+  private serverBytes: Float64Array
+  private serverCursor: Float64Array
+  private serverFragment: Int32Array
+  private serverBuf: (Buffer | null)[]
 
   constructor(
     private readonly api: ClientApi,
@@ -253,6 +254,22 @@ export class RedisClientSession implements ClientSession {
     this.serverCursor = new Float64Array(n)
     this.serverFragment = new Int32Array(n)
     this.serverBuf = new Array<Buffer | null>(n).fill(null)
+  }
+
+  /** Makes the per-server split scratch hold server index `s` (a reload may add servers). */
+  private growServers(s: number): void {
+    const n = Math.max(s + 1, this.serverKeys.length * 2)
+    const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n)
+      b.set(a)
+      return b
+    }
+    this.serverFirst = grow(this.serverFirst, (k) => new Int32Array(k))
+    this.serverKeys = grow(this.serverKeys, (k) => new Int32Array(k))
+    this.serverBytes = grow(this.serverBytes, (k) => new Float64Array(k))
+    this.serverCursor = grow(this.serverCursor, (k) => new Float64Array(k))
+    this.serverFragment = grow(this.serverFragment, (k) => new Int32Array(k))
+    while (this.serverBuf.length < n) this.serverBuf.push(null)
   }
 
   /** The RESP version this client speaks. */
@@ -424,12 +441,13 @@ export class RedisClientSession implements ClientSession {
     if (this.keyServer.length < keys)
       this.keyServer = new Int32Array(Math.max(keys, this.keyServer.length * 2))
     const keyServer = this.keyServer
-    const serverKeys = this.serverKeys
-    const serverBytes = this.serverBytes
     for (let k = 0; k < keys; k++) {
       const a = 1 + k * step
       const buf = p.arg(a)
       const s = api.serverFor(buf, p.rs, p.re)
+      if (s >= this.serverKeys.length) this.growServers(s)
+      const serverKeys = this.serverKeys
+      const serverBytes = this.serverBytes
       if (s < 0) {
         // Every server is ejected (then no key has a server): forwarded whole to none,
         // the core answers `-ERR Connection refused` as for any request (spec §8.2).
@@ -446,6 +464,8 @@ export class RedisClientSession implements ClientSession {
       serverBytes[s]! += bulkSize(p.argLength(a))
       if (step === 2) serverBytes[s]! += bulkSize(p.argLength(a + 1))
     }
+    const serverKeys = this.serverKeys
+    const serverBytes = this.serverBytes
     // `$<n>\r\n<name>\r\n`, the lower-case name (nutcracker sends `mget`, not `MGET`).
     const head = SPLIT_HEADS[cmd]!
     const servers = serverKeys.length

@@ -341,6 +341,25 @@ describe('redis session: split and merge (R8, R11)', () => {
     )
   })
 
+  it('a split reaching servers added after the session started (config reload)', () => {
+    // The session was built for a one-server pool; the fake places keys on 0..2.
+    const grown = createRedisProtocol(pool({}, 1))
+    const input = cmd('MGET', 'k1', 'a', 'k2')
+    assert.deepEqual(
+      run(grown, input, [['*1\r\n$1\r\nA\r\n', '*1\r\n$2\r\nK1\r\n', '*1\r\n$2\r\nK2\r\n']]),
+      [
+        {
+          split: [
+            [0, cmd('mget', 'a')],
+            [1, cmd('mget', 'k1')],
+            [2, cmd('mget', 'k2')],
+          ],
+          merged: '*3\r\n$2\r\nK1\r\n$1\r\nA\r\n$2\r\nK2\r\n',
+        },
+      ],
+    )
+  })
+
   it('MGET split even when every key is on one server; nested elements pass through', () => {
     const input = cmd('mget', 'a', 'b')
     assert.deepEqual(run(plain, input, [['*2\r\n*1\r\n:1\r\n$2\r\nxy\r\n']]), [
