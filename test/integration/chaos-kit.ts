@@ -387,3 +387,28 @@ export function counter(
 }
 
 export const MiB = 1024 * 1024
+
+/**
+ * Waits until pool `pool` has no client connection and no request queued or
+ * awaiting a reply on any server (nothing retained after the load), or fails.
+ */
+export async function drained(statsPort: number, pool: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  let last = ''
+  for (;;) {
+    const p = (await stats(statsPort))[pool] as Record<string, unknown>
+    const busy: string[] = []
+    if (p.client_connections !== 0) busy.push(`client_connections ${String(p.client_connections)}`)
+    for (const [name, v] of Object.entries(p)) {
+      if (typeof v !== 'object' || v === null) continue
+      const s = v as Record<string, number>
+      for (const k of ['in_queue', 'in_queue_bytes', 'out_queue', 'out_queue_bytes']) {
+        if (s[k] !== 0) busy.push(`${name} ${k} ${s[k]}`)
+      }
+    }
+    if (busy.length === 0) return
+    last = busy.join(', ')
+    if (Date.now() > end) assert.fail(`pool ${pool} still holds: ${last}`)
+    await sleep(100)
+  }
+}
