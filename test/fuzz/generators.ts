@@ -204,10 +204,23 @@ const bare = fc
   )
   .map(([w, end]) => Buffer.concat([latin1(w), end]))
 
+/** Command lines padded past memcached's 2048-byte line limit. */
+const padded = fc
+  .constantFrom(
+    `set k${' '.repeat(2100)}0 0 1\r\nx\r\n`,
+    `delete k${' '.repeat(3000)}\r\n`,
+    `delete k${' '.repeat(20_000)}\r\n`,
+    `${' '.repeat(150)}get k${' '.repeat(2000)}\r\n`,
+    `incr k ${'0'.repeat(2500)}1\r\n`,
+    `get ${Array.from({ length: 400 }, (_, i) => `k${i}`).join(' ')}\r\n`,
+  )
+  .map(latin1)
+
 /** Byte soup for a memcache client connection. */
 export const memcacheRequestBytes = fc
   .array(
     fc.oneof(
+      { weight: 1, arbitrary: padded },
       { weight: 4, arbitrary: retrieval },
       { weight: 4, arbitrary: storage },
       { weight: 2, arbitrary: keyed },

@@ -184,20 +184,30 @@ async function badClients(
   seed: number,
 ): Promise<BadStats> {
   const st: BadStats = { sessions: 0, replies: 0, closedByWalnut: 0, vanished: 0 }
-  const inputs = fc.sample(fc.tuple(soup, mutations, cuts, fc.integer({ min: 0, max: 9 })), {
-    seed,
-    numRuns: 20_000,
-  })
+  const arb = fc.tuple(soup, mutations, cuts, fc.integer({ min: 0, max: 9 }))
+  // Generated in small batches: a big fc.sample would block the event loop for seconds.
+  let batch: [Buffer, [number, number, number][], number[], number][] = []
+  let batches = 0
   let next = 0
+  const take = () => {
+    if (next === batch.length) {
+      batch = fc.sample(arb, { seed: seed + 7919 * batches++, numRuns: 50 })
+      next = 0
+    }
+    return { input: batch[next++]!, label: `${batches - 1}.${next - 1}` }
+  }
   await Promise.all(
     Array.from({ length: BAD_CLIENTS }, async () => {
-      while (Date.now() < until && next < inputs.length) {
-        const [raw, muts, at, mode] = inputs[next++]!
+      while (Date.now() < until) {
+        const {
+          input: [raw, muts, at, mode],
+          label,
+        } = take()
         const input = mutate(raw, muts)
         try {
           await badSession(port, cut(input, at), mode === 0, end, fatal, st)
         } catch (e) {
-          throw new Error(`${String(e)}\n  input (seed ${seed}, #${next - 1}): ${showBytes(input)}`)
+          throw new Error(`${String(e)}\n  input (seed ${seed}, #${label}): ${showBytes(input)}`)
         }
       }
     }),

@@ -62,6 +62,19 @@ const LF = 0x0a
 const NUL = 0x00
 const MINUS = 0x2d
 const ZERO = 0x30
+/**
+ * memcached closes a connection when more than 2048 bytes of a command line have
+ * arrived without its LF, unless the line starts with `get `/`gets ` (after at most
+ * 100 spaces). A line forwarded as the client sent it (only a multi-key get is
+ * rebuilt, as `get k1 k2 ...`) must therefore fit in 2048 bytes, or a client padding
+ * it with spaces or zeros would close the server connection under every client.
+ */
+const MEMCACHED_LINE_MAX = 2048
+
+function isRetrieval(kind: number): boolean {
+  return kind === CMD_GET || kind === CMD_GETS
+}
+
 /** Bounds of memcached's numbers, as decimal digits: uint64 max, int64 max, |int64 min|. */
 const U64_MAX = Buffer.from('18446744073709551615', 'latin1')
 const I64_MAX = Buffer.from('9223372036854775807', 'latin1')
@@ -143,8 +156,13 @@ export class MemcacheClientSession implements ClientSession {
   private request(p: RequestParser): void {
     const api = this.api
     const stream = this.stream
-    if ((p.nkeys > 0 && this.unsafeKeys(p)) || (p.dataStart >= 0 && this.numbersTooLarge(p))) {
-      // Refused as a bad command line (M2): memcached would frame it differently.
+    if (
+      (p.lineEnd - p.start > MEMCACHED_LINE_MAX && !(p.nkeys > 1 && isRetrieval(p.kind))) ||
+      (p.nkeys > 0 && this.unsafeKeys(p)) ||
+      (p.dataStart >= 0 && this.numbersTooLarge(p))
+    ) {
+      // Refused as a bad command line (M2): memcached would frame it differently, or
+      // drop the connection all clients share (docs/failures.md).
       if (!p.noreply) api.reply(REJECT_REPLIES[E_FORMAT]!)
       return
     }

@@ -207,6 +207,28 @@ describe('memcache client session: forwarding', () => {
     })
   })
 
+  it('a command line memcached would drop the connection for (over 2048 bytes) is refused', () => {
+    const pad = ' '.repeat(2100)
+    const keys = Array.from({ length: 300 }, (_, i) => `1:k${i}`).join(' ')
+    const input =
+      `set k${pad}0 0 1\r\nx\r\n` +
+      `delete 1:a${pad}noreply\r\n` +
+      `incr 1:a ${'0'.repeat(2100)}1\r\n` +
+      `${pad}get 1:a\r\n` +
+      `get 1:a${' '.repeat(2030)}\r\n` +
+      `get ${keys}\r\n`
+    const calls = feed([b(input)], byPrefix)
+    // The noreply delete is refused without a reply.
+    assert.deepEqual(calls.slice(0, 3), [
+      { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+      { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+      { op: 'reply', bytes: 'CLIENT_ERROR bad command line format\r\n' },
+    ])
+    // 2048 bytes exactly still go; a multi-key get is rebuilt, so its length does not matter.
+    assert.deepEqual(calls[3], fwd(1, `get 1:a${' '.repeat(2030)}\r\n`))
+    assert.equal(calls.length, 4 + 3)
+  })
+
   it('a rejected noreply request gets no reply', () => {
     forEverySplit(
       b('incr k abc noreply\r\nset k x 0 1 noreply\r\nv\r\nget 1:a\r\n'),
