@@ -28,7 +28,7 @@ import { reloadCounters } from '../core/reload.js'
 import { ProxyError } from '../errors.js'
 import { LOG_ERR, LOG_NOTICE, LOG_VERB } from '../log/logger.js'
 import { strerror } from '../log/strerror.js'
-import { LATENCY_BOUNDS_SECONDS, type LatencyHistogram } from './latency.js'
+import { LATENCY_BOUNDS_SECONDS, LatencyHistogram } from './latency.js'
 import { METRICS, type MetricKind } from './metrics.js'
 import type { StatsLog } from './server.js'
 
@@ -76,6 +76,16 @@ export interface MetricsSnapshot {
   readonly latency: boolean
   /** Config reload counters (src/core/reload.ts), when the proxy can reload. */
   readonly reloads?: ReloadCounts
+  /** --workers > 1: the processes summed here (src/cli/workers.ts). */
+  readonly workers?: WorkerCounts
+}
+
+/** The primary's view of its workers, for `walnut_workers` and `walnut_worker_restarts_total`. */
+export interface WorkerCounts {
+  /** Workers whose numbers this exposition sums (those that answered). */
+  readonly answered: number
+  /** Workers restarted after they exited. */
+  readonly restarts: number
 }
 
 /** src/core/reload.ts's reloadCounters. */
@@ -226,6 +236,16 @@ export function renderMetrics(snap: MetricsSnapshot): string {
   out.plain('walnut_connections_total', snap.totalConnections)
   out.family('walnut_curr_connections', 'gauge', 'connections open now')
   out.plain('walnut_curr_connections', snap.currConnections)
+  if (snap.workers !== undefined) {
+    out.family('walnut_workers', 'gauge', 'worker processes summed in this exposition (--workers)')
+    out.plain('walnut_workers', snap.workers.answered)
+    out.family(
+      'walnut_worker_restarts_total',
+      'counter',
+      'worker processes restarted after they exited',
+    )
+    out.plain('walnut_worker_restarts_total', snap.workers.restarts)
+  }
 
   const pools = snap.pools
   for (const f of fieldsOf('pool', pools[0]?.counters)) {
@@ -371,6 +391,166 @@ export function proxyMetrics(
     })
 }
 
+// ---- Several processes (--workers) ---------------------------------------------------------
+
+/** A LatencyHistogram as plain data, for another process. */
+export interface HistogramData {
+  /** Per bucket, not cumulative (LatencyHistogram.counts). */
+  readonly counts: readonly number[]
+  readonly count: number
+  readonly sumMs: number
+}
+
+export interface MetricsServerData {
+  readonly name: string
+  readonly counters: Readonly<Record<string, number>>
+  readonly latency: HistogramData
+  readonly reachable: boolean
+  readonly retryAt: number
+  readonly address?: string | null
+  readonly addressChangedAt?: number
+}
+
+export interface MetricsPoolData {
+  readonly name: string
+  readonly counters: Readonly<Record<string, number>>
+  readonly latency: HistogramData
+  readonly servers: readonly MetricsServerData[]
+}
+
+/** What one worker sends the primary for a scrape: plain data (JSON-safe). */
+export interface MetricsData {
+  readonly totalConnections: number
+  readonly currConnections: number
+  readonly pools: readonly MetricsPoolData[]
+}
+
+function numbers(counters: object): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(counters)) if (typeof v === 'number') out[k] = v
+  return out
+}
+
+function histogramData(h: LatencyHistogram): HistogramData {
+  return { counts: Array.from(h.counts), count: h.count, sumMs: h.sumMs }
+}
+
+/** This process's pools (and connection counts) as plain data. */
+export function metricsData(pools: readonly MetricsPool[]): MetricsData {
+  return {
+    totalConnections: connections.total_connections,
+    currConnections: connections.curr_connections,
+    pools: pools.map((p) => ({
+      name: p.config.name,
+      counters: numbers(p.counters),
+      latency: histogramData(p.latency),
+      servers: p.servers.map((s) => ({
+        name: s.config.name,
+        counters: numbers(s.counters),
+        latency: histogramData(s.latency),
+        reachable: s.reachable,
+        retryAt: s.retryAt,
+        address: s.address,
+        addressChangedAt: s.addressChangedAt,
+      })),
+    })),
+  }
+}
+
+const METRIC_KIND = new Map<string, MetricKind>(METRICS.map((m) => [m.name, m.kind]))
+
+/** Adds `from` into `into` field by field (a timestamp takes the latest); new fields are appended. */
+function addCounters(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [k, v] of Object.entries(from)) {
+    const have = into[k]
+    if (have === undefined) into[k] = v
+    else into[k] = METRIC_KIND.get(k) === 'timestamp' ? Math.max(have, v) : have + v
+  }
+}
+
+function addHistogram(into: LatencyHistogram, from: HistogramData): void {
+  const n = Math.min(into.counts.length, from.counts.length)
+  for (let i = 0; i < n; i++) into.counts[i] = (into.counts[i] as number) + (from.counts[i] ?? 0)
+  into.count += from.count
+  into.sumMs += from.sumMs
+}
+
+interface SummedServer {
+  config: { name: string }
+  counters: Record<string, number>
+  latency: LatencyHistogram
+  reachable: boolean
+  retryAt: number
+  address?: string | null
+  addressChangedAt?: number
+}
+
+interface SummedPool {
+  config: { name: string }
+  counters: Record<string, number>
+  latency: LatencyHistogram
+  servers: SummedServer[]
+}
+
+/**
+ * The sum of several workers' data, ready for renderMetrics: counters and gauges
+ * add up (timestamps take the latest), histograms add bucket by bucket; a server
+ * is `up` only if every worker finds it reachable, ejected until the latest
+ * `retryAt`; its address is the first worker's that has one. Pools and servers
+ * are matched by name, in the order first seen. Pure.
+ */
+export function sumMetricsData(parts: readonly MetricsData[]): {
+  totalConnections: number
+  currConnections: number
+  pools: MetricsPool[]
+} {
+  let totalConnections = 0
+  let currConnections = 0
+  const pools = new Map<string, SummedPool>()
+  for (const part of parts) {
+    totalConnections += part.totalConnections
+    currConnections += part.currConnections
+    for (const p of part.pools) {
+      let pool = pools.get(p.name)
+      if (pool === undefined) {
+        pool = {
+          config: { name: p.name },
+          counters: {},
+          latency: new LatencyHistogram(),
+          servers: [],
+        }
+        pools.set(p.name, pool)
+      }
+      addCounters(pool.counters, p.counters)
+      addHistogram(pool.latency, p.latency)
+      for (const s of p.servers) {
+        let server = pool.servers.find((x) => x.config.name === s.name)
+        if (server === undefined) {
+          server = {
+            config: { name: s.name },
+            counters: {},
+            latency: new LatencyHistogram(),
+            reachable: true,
+            retryAt: 0,
+          }
+          pool.servers.push(server)
+        }
+        addCounters(server.counters, s.counters)
+        addHistogram(server.latency, s.latency)
+        server.reachable &&= s.reachable
+        server.retryAt = Math.max(server.retryAt, s.retryAt)
+        if (s.address !== undefined && (server.address === undefined || server.address === null)) {
+          server.address = s.address
+        }
+        if (s.addressChangedAt !== undefined) {
+          server.addressChangedAt = Math.max(server.addressChangedAt ?? 0, s.addressChangedAt)
+        }
+      }
+    }
+  }
+  return { totalConnections, currConnections, pools: [...pools.values()] }
+}
+
 // ---- HTTP ----------------------------------------------------------------------------------
 
 const MODULE = 'metrics'
@@ -380,8 +560,8 @@ export interface MetricsServerOptions {
   readonly host: string
   /** 0 picks a free port (tests). */
   readonly port: number
-  /** Called on every scrape. */
-  readonly render: () => string
+  /** Called on every scrape; a promise (--workers: the primary asks each worker) delays the reply. */
+  readonly render: () => string | Promise<string>
   readonly log: StatsLog
 }
 
@@ -426,17 +606,24 @@ export async function startMetricsServer(
       res.setHeader('Allow', 'GET, HEAD')
       return reply(res, 405, 'method not allowed\n')
     }
-    let body: string
+    const failed = (err: unknown) => {
+      log.log(LOG_ERR, MODULE, () => `metrics exposition failed: ${String(err)}`)
+      reply(res, 500, 'metrics exposition failed\n')
+    }
+    const send = (body: string) => {
+      if (log.enabled(LOG_VERB)) {
+        log.log(LOG_VERB, MODULE, `scrape from ${req.socket.remoteAddress} ${body.length} bytes`)
+      }
+      reply(res, 200, body, req.method === 'HEAD')
+    }
+    let body: string | Promise<string>
     try {
       body = render()
     } catch (err) {
-      log.log(LOG_ERR, MODULE, () => `metrics exposition failed: ${String(err)}`)
-      return reply(res, 500, 'metrics exposition failed\n')
+      return failed(err)
     }
-    if (log.enabled(LOG_VERB)) {
-      log.log(LOG_VERB, MODULE, `scrape from ${req.socket.remoteAddress} ${body.length} bytes`)
-    }
-    reply(res, 200, body, req.method === 'HEAD')
+    if (body instanceof Promise) body.then(send, failed)
+    else send(body)
   })
   server.on('connection', (s: Socket) => {
     sockets.add(s)

@@ -48,8 +48,11 @@ export interface StatsServerOptions {
   readonly host: string
   /** `-s`; 0 picks a free port (tests). */
   readonly port: number
-  /** Called on every accept; returns what the document reports at that moment. */
-  readonly view: () => StatsView
+  /**
+   * Called on every accept; returns what the document reports at that moment. A
+   * promise (--workers: the primary asks each worker first) delays the document.
+   */
+  readonly view: () => StatsView | Promise<StatsView>
   readonly log: StatsLog
 }
 
@@ -118,22 +121,35 @@ export async function startStatsServer(options: StatsServerOptions): Promise<Sta
     })
     // Discard anything the client sends (see the file comment); never parsed.
     socket.resume()
-    let doc: string
-    try {
-      doc = statsJson(view())
-    } catch (err) {
+    const failed = (err: unknown) => {
       log.log(LOG_ERR, MODULE, () => `stats document failed: ${String(err)}`)
       socket.destroy()
-      return
     }
-    socket.end(doc, () => {
+    const send = (v: StatsView) => {
       if (socket.destroyed) return
-      if (log.enabled(LOG_VERB)) {
-        log.log(LOG_VERB, MODULE, `send stats to ${who} ${Buffer.byteLength(doc)} bytes`)
+      let doc: string
+      try {
+        doc = statsJson(v)
+      } catch (err) {
+        return failed(err)
       }
-      clearTimeout(timer)
-      timer = setTimeout(() => socket.destroy(), STATS_LINGER_MS).unref()
-    })
+      socket.end(doc, () => {
+        if (socket.destroyed) return
+        if (log.enabled(LOG_VERB)) {
+          log.log(LOG_VERB, MODULE, `send stats to ${who} ${Buffer.byteLength(doc)} bytes`)
+        }
+        clearTimeout(timer)
+        timer = setTimeout(() => socket.destroy(), STATS_LINGER_MS).unref()
+      })
+    }
+    let v: StatsView | Promise<StatsView>
+    try {
+      v = view()
+    } catch (err) {
+      return failed(err)
+    }
+    if (v instanceof Promise) v.then(send, failed)
+    else send(v)
   })
 
   await new Promise<void>((done, fail) => {
