@@ -111,6 +111,18 @@ function parseMbufSize(raw: string, name: string): number | ArgFail {
 
 const asString = (raw: string): string => raw
 
+/** --workers: at most this many processes (a typo like 800 should not fork 800). */
+export const WORKERS_MAX = 256
+
+function parseWorkers(raw: string, name: string): number | ArgFail {
+  if (!DIGITS.test(raw)) return new ArgFail(`option ${name} requires a number`)
+  const n = Number(raw)
+  if (n < 1 || n > WORKERS_MAX) {
+    return new ArgFail(`option ${name} value ${decimal(raw)} is not between 1 and ${WORKERS_MAX}`)
+  }
+  return n
+}
+
 function parseDnsServerList(raw: string, name: string): readonly string[] | ArgFail {
   const r = parseDnsServers(raw)
   return typeof r === 'string' ? new ArgFail(`option ${name} value ${r}`) : r
@@ -271,6 +283,19 @@ export const OPTION_TABLE = [
     parse: parseDnsServerList,
   }),
   flag('watchConfig', undefined, 'watch-config', 'reload the configuration when its file changes'),
+  // docs/operations.md "Workers": processes sharing the listeners (src/cli/workers.ts).
+  value({
+    key: 'workers',
+    short: undefined,
+    long: 'workers',
+    metavar: 'N',
+    synopsis: 'workers',
+    missing: 'a number',
+    default: 1,
+    help: 'serve with this many processes sharing the listeners',
+    defaultHelp: '1',
+    parse: parseWorkers,
+  }),
 ] as const
 
 type Row = (typeof OPTION_TABLE)[number]

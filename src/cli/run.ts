@@ -18,6 +18,7 @@ import type { CliIO } from './io.js'
 import { runLocate } from './locate.js'
 import { startProxy } from './start.js'
 import { BANNER, VERSION } from './version.js'
+import { isWorkerProcess, runWorker, startWorkers } from './workers.js'
 
 /** Runs walnut with `argv` (without node and the script path); resolves to the exit status. */
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
@@ -30,6 +31,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     return 1
   }
   const options = parsed.options
+  // --workers: a process the primary forked (same command line) only serves (workers.ts).
+  if (isWorkerProcess()) return runWorker(options)
   if (options.help || options.version || options.describeStats) {
     let text = BANNER
     if (options.help || options.describeStats) text += '\n'
@@ -68,6 +71,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const config = loaded.config
     logger.always('cli', `configuration '${options.confFile}' loaded: ${config.pools.length} pools`)
     // The single call site of the proxy: src/core's startProxy replaces start.ts here.
+    if (options.workers > 1) return await startWorkers(config, options, logger)
     return await startProxy(config, options, logger)
   } finally {
     logger.close()

@@ -44,6 +44,7 @@ const DEFAULTS: Options = {
   drainTimeout: 10000,
   dnsServers: undefined,
   watchConfig: false,
+  workers: 1,
 }
 
 describe('parseArgs defaults', () => {
@@ -296,7 +297,7 @@ describe('usageText', () => {
         '              [-c conf file] [-s stats port] [-a stats addr]',
         '              [-i stats interval] [-p pid file] [-m mbuf size]',
         '              [--stats-metrics-port metrics port] [--stats-metrics-addr metrics addr] [--drain-timeout drain msec]',
-        '              [--dns-server dns servers] [--watch-config]',
+        '              [--dns-server dns servers] [--watch-config] [--workers workers]',
         '       walnut locate -c conf file [--pool name] [--hex] [key ...]',
         '       walnut hash [--hash name] [--hex] [key ...]',
         '',
@@ -319,6 +320,7 @@ describe('usageText', () => {
         '      --drain-timeout=N  : on SIGINT/SIGTERM, wait this long for requests in flight (default: 10000 msec)',
         '      --dns-server=S     : look backend names up at these ip[:port],... only (default: off: the system resolver)',
         '      --watch-config     : reload the configuration when its file changes',
+        '      --workers=N        : serve with this many processes sharing the listeners (default: 1)',
         '',
         '',
       ].join('\n'),
