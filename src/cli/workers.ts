@@ -201,6 +201,8 @@ interface Slot {
   restart: NodeJS.Timeout | null
   /** Set while the start-up waits for this worker: called with null (ready) or the reason. */
   onStart: ((reason: string | null) => void) | null
+  /** The configuration the worker was started with. */
+  sent: Current | null
 }
 
 /** A request to the workers waiting for their answers. */
@@ -220,6 +222,7 @@ interface Current {
 class Primary {
   private readonly slots: Slot[] = []
   private readonly pending = new Map<number, Pending>()
+  /** Request ids; 0 is never used (a catch-up reload nobody waits for). */
   private seq = 0
   private stopping = false
   restarts = 0
@@ -247,6 +250,7 @@ class Primary {
         failures: 0,
         restart: null,
         onStart: null,
+        sent: null,
       })
     }
   }
@@ -302,6 +306,7 @@ class Primary {
       case 'hello': {
         // Sent once the worker listens for messages (one sent earlier would be lost).
         const c = this.current
+        slot.sent = c
         this.post(w, {
           t: 'init',
           slot: slot.n,
@@ -316,6 +321,11 @@ class Primary {
         slot.ready = true
         this.logger.notice('cli', `worker ${slot.n} (pid ${slot.pid}) ready`)
         slot.onStart?.(null)
+        // A reload while it started did not ask it: it catches up (id 0: nobody waits).
+        if (slot.sent !== this.current) {
+          const c = this.current
+          this.post(w, { t: 'reload', id: 0, path: c.path, conf: c.conf, trigger: 'catch-up' })
+        }
         break
       case 'failed':
         this.logger.error('cli', `worker ${slot.n} (pid ${slot.pid}) could not start: ${m.reason}`)
