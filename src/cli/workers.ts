@@ -233,6 +233,8 @@ class Primary {
   private onAllExited: (() => void) | null = null
   /** Set by the first stop(). */
   private stopped: Promise<void> | null = null
+  /** `source` of the stats document (read once, as nutcracker does). */
+  private readonly source = hostname()
 
   constructor(
     private current: Current,
@@ -417,7 +419,7 @@ class Primary {
   /** The stats document's view: the sum over the workers that answer. */
   async statsView(): Promise<StatsView> {
     const views = (await this.ask({ t: 'stats' }, ASK_TIMEOUT_MS)) as StatsView[]
-    const base = emptyStatsView(this.current.config, this.startedAt, hostname())
+    const base = emptyStatsView(this.current.config, this.startedAt, this.source)
     return sumStatsViews([base, ...views])
   }
 
