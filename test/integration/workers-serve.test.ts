@@ -22,6 +22,7 @@ import {
   b,
   Direct,
   getReply,
+  keysPerServer,
   locate,
   poolsYaml,
   serverLine,
@@ -29,7 +30,7 @@ import {
   valueItem,
 } from '../helpers/memcache.js'
 import { freePort } from '../helpers/ports.js'
-import { assertLanded, bulk, locator, OK, poolYaml, Resp } from '../helpers/redis.js'
+import { assertLanded, bulk, keysOn, locator, OK, poolYaml, Resp } from '../helpers/redis.js'
 import {
   type Client,
   connect,
@@ -159,10 +160,12 @@ test("both workers serve; a key written through one worker is read through the o
   for (const [pid, l] of mc) mcClients.set(pid, l)
   const [p1, p2] = workerList() as [number, number]
 
-  // redis: 40 keys through each worker, read back through the other one.
+  // redis: 40 keys through each worker (20 on each backend: ketama may put every key of
+  // a naive list on one server), read back through the other one.
   const keysVia = rkeys
+  const where = await locator(yaml, 'rd')
   for (const pid of [p1, p2]) {
-    const keys = Array.from({ length: 40 }, (_, i) => `rk:${pid}:${i}`)
+    const keys = [0, 1].flatMap((s) => keysOn(where, s, 20, `rk:${pid}:`))
     keysVia.set(pid, keys)
     const replies = await rd.get(pid)![0]!.pipeline(keys.map((k) => ['SET', k, `v-${k}`]))
     for (const r of replies) assert.deepEqual(r, OK)
@@ -179,7 +182,7 @@ test("both workers serve; a key written through one worker is read through the o
   }
   const direct = await Promise.all(redis.map((r) => Resp.open(r.port)))
   const allKeys = [...keysVia.values()].flat()
-  await assertLanded(allKeys, await locator(yaml, 'rd'), direct)
+  await assertLanded(allKeys, where, direct)
   // One connection per worker on each backend (server_connections: 1). A connection is
   // matched to its process by the port it comes from (others may connect to a port reused).
   for (const [i, d] of direct.entries()) {
@@ -194,7 +197,7 @@ test("both workers serve; a key written through one worker is read through the o
 
   // memcache: the same through the other pool.
   for (const pid of [p1, p2]) {
-    const keys = Array.from({ length: 30 }, (_, i) => `mk:${pid}:${i}`)
+    const keys = (await keysPerServer(w.configPath, `mk:${pid}:`, 2, 15, 'mc')).flat()
     mkeys.set(pid, keys)
     const c = mc.get(pid)![0]!
     await c.send(Buffer.concat(keys.map((k) => storage('set', k, `v-${k}`))))
