@@ -62,6 +62,18 @@ export class ByteList implements PieceSink {
   }
 }
 
+/** Pieces up to this size are copied byte by byte: Buffer#copy makes a view per call. */
+const SMALL_COPY = 64
+
+/** Copies `src[s..e)` into `dst` at `at`; returns the new end. */
+function copyPiece(src: Buffer, s: number, e: number, dst: Buffer, at: number): number {
+  if (e - s <= SMALL_COPY) {
+    for (let k = s; k < e; k++) dst[at++] = src[k]!
+    return at
+  }
+  return at + src.copy(dst, at, s, e)
+}
+
 /** Pieces this small or smaller are gathered into one buffer before writing. */
 const GATHER_LIMIT = 64 * 1024
 
@@ -105,11 +117,15 @@ export class OutQueue implements PieceSink {
     const n = this.n
     if (n === 0) return
     if (n === 1) {
-      socket.write(this.bufs[0]!.subarray(this.starts[0], this.ends[0]))
+      const b = this.bufs[0]!
+      const s = this.starts[0]!
+      const e = this.ends[0]!
+      socket.write(s === 0 && e === b.length ? b : b.subarray(s, e))
     } else if (this.bytes <= GATHER_LIMIT) {
       const out = Buffer.allocUnsafe(this.bytes)
       let at = 0
-      for (let i = 0; i < n; i++) at += this.bufs[i]!.copy(out, at, this.starts[i], this.ends[i])
+      for (let i = 0; i < n; i++)
+        at = copyPiece(this.bufs[i]!, this.starts[i]!, this.ends[i]!, out, at)
       socket.write(out)
     } else {
       socket.cork()

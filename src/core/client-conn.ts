@@ -221,7 +221,7 @@ export class ClientConn implements ClientApi, Flushable {
     msg.done = true
     if (msg !== this.head) {
       // Held until the replies before it are in: counts toward client_max_buffer.
-      this.held += msg.rep.length
+      this.held += msg.repLength
       if (this.maxBuffer > 0 && this.held + this.socket.writableLength > this.maxBuffer) {
         this.overflow()
       }
@@ -232,9 +232,9 @@ export class ClientConn implements ClientApi, Flushable {
     let wasHeld = false
     let now = 0
     while (m?.done) {
-      if (wasHeld) this.held -= m.rep.length
+      if (wasHeld) this.held -= m.repLength
       wasHeld = true
-      m.rep.pushTo(this.out)
+      m.pushRep(this.out)
       if (m.t0 > 0) {
         if (now === 0) now = performance.now()
         this.pool.observe(m, now)

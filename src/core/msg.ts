@@ -10,6 +10,7 @@
  * one fragment message per server in the server queues.
  */
 
+import type { PieceSink } from '../proto/stream.js'
 import type { ReplyFrame, ReplyHook, SplitHook } from '../proto/types.js'
 import { ByteList } from './bytes.js'
 import type { ClientConn } from './client-conn.js'
@@ -36,8 +37,11 @@ export class Msg implements Timed {
 
   /** True once `rep` holds the whole reply (or the message needs none). */
   done = false
-  /** Reply bytes for the client. */
-  readonly rep = new ByteList()
+  /**
+   * Reply bytes held for the client, made on first use: most replies complete
+   * while their message is next in line and go straight to the socket queue.
+   */
+  private repList: ByteList | null = null
   /** CLOSE_*: close the client after writing this reply. */
   close = CLOSE_NONE
 
@@ -70,5 +74,21 @@ export class Msg implements Timed {
 
   constructor(client: ClientConn | null) {
     this.client = client
+  }
+
+  /** The held reply bytes (created on first use). */
+  get rep(): ByteList {
+    if (this.repList === null) this.repList = new ByteList()
+    return this.repList
+  }
+
+  /** Bytes of the held reply (0 when none is held). */
+  get repLength(): number {
+    return this.repList === null ? 0 : this.repList.length
+  }
+
+  /** Hands the held reply, if any, to `sink`. */
+  pushRep(sink: PieceSink): void {
+    if (this.repList !== null) this.repList.pushTo(sink)
   }
 }
