@@ -32,78 +32,39 @@ export function errorBytes(reason: string): Buffer {
   return Buffer.from(`-ERR ${reason}\r\n`, 'latin1')
 }
 
-/** The pieces of one reply, kept with their absolute stream offsets. */
-class Pieces implements PieceSink {
-  private readonly bufs: Buffer[] = []
-  private readonly from: number[] = []
-  private readonly to: number[] = []
-  /** Absolute offset of each piece's first byte. */
-  private readonly abs: number[] = []
-  private at: number
-  /** Emission cursor: the piece holding the last range emitted. */
-  private cursor = 0
-
-  constructor(frame: ReplyFrame) {
-    this.at = frame.start
-    frame.stream.pieces(frame.start, frame.end, this)
-  }
-
-  piece(buf: Buffer, start: number, end: number): void {
-    this.bufs.push(buf)
-    this.from.push(start)
-    this.to.push(end)
-    this.abs.push(this.at)
-    this.at += end - start
-  }
-
-  /** Pushes `[start, end)` (absolute offsets, not before the last range emitted). */
-  emit(start: number, end: number, out: PieceSink): void {
-    let i = this.cursor
-    while (this.abs[i]! + (this.to[i]! - this.from[i]!) <= start) i++
-    this.cursor = i
-    let off = start
-    while (off < end) {
-      const base = this.abs[i]! - this.from[i]!
-      const to = Math.min(this.to[i]!, end - base)
-      out.piece(this.bufs[i]!, off - base, to)
-      off = base + to
-      if (off < end) i++
-    }
-  }
-}
-
 /** Records the first failure in fragment (server-index) order. */
 abstract class Coalesce implements SplitHook {
-  protected readonly reasons: (string | null)[]
-
-  constructor(fragments: number) {
-    this.reasons = new Array<string | null>(fragments).fill(null)
-  }
+  /** The lowest fragment index that failed, and why; -1 while none has. */
+  private failIndex = -1
+  private failReason = ''
 
   abstract fragmentReply(i: number, frame: ReplyFrame): void
 
   fragmentError(i: number, reason: string): void {
-    this.reasons[i] = reason
+    if (this.failIndex < 0 || i < this.failIndex) {
+      this.failIndex = i
+      this.failReason = reason
+    }
   }
 
   protected failed(out: PieceSink): boolean {
-    for (const reason of this.reasons) {
-      if (reason !== null) {
-        const bytes = errorBytes(reason)
-        out.piece(bytes, 0, bytes.length)
-        return true
-      }
-    }
-    return false
+    if (this.failIndex < 0) return false
+    const bytes = errorBytes(this.failReason)
+    out.piece(bytes, 0, bytes.length)
+    return true
   }
 
   abstract finish(out: PieceSink): void
 }
 
+/** `*<n>\r\n` for the common small key counts, made once. */
+const ARRAY_HEADS: Buffer[] = Array.from({ length: 128 }, (_, n) => Buffer.from(`*${n}\r\n`))
+
 export class MgetCoalesce extends Coalesce {
-  private readonly pieces: (Pieces | null)[]
-  private readonly bounds: (Float64Array | null)[]
-  private readonly next: Int32Array
+  /** Per fragment: its reply as one buffer (a view of its chunk, or a copy). */
+  private readonly fragBuf: Buffer[]
+  /** Per key, in request order: its element's bounds in its fragment's buffer; a RESP3 null has end -1. */
+  private readonly keyBounds: Float64Array
 
   /**
    * @param keyFragment for each key in request order, the fragment it went to
@@ -115,42 +76,46 @@ export class MgetCoalesce extends Coalesce {
     private readonly fragmentKeys: Int32Array,
     private readonly resp3 = false,
   ) {
-    super(fragmentKeys.length)
-    this.pieces = new Array<Pieces | null>(fragmentKeys.length).fill(null)
-    this.bounds = new Array<Float64Array | null>(fragmentKeys.length).fill(null)
-    this.next = new Int32Array(fragmentKeys.length)
+    super()
+    this.fragBuf = new Array<Buffer>(fragmentKeys.length)
+    this.keyBounds = new Float64Array(2 * keyFragment.length)
   }
 
   fragmentReply(i: number, frame: ReplyFrame): void {
     const n = this.fragmentKeys[i]!
     if (frame.kind !== KIND_ARRAY || frame.count !== n) {
-      this.reasons[i] = INVALID_ARGUMENT
+      this.fragmentError(i, INVALID_ARGUMENT)
       return
     }
-    const bounds = new Float64Array(2 * n)
-    for (let j = 0; j < n; j++) {
-      const s = frame.elemStart(j)
-      const e = frame.elemEnd(j)
-      bounds[2 * j] = s
+    // The whole reply as one buffer: a view of its chunk, or a copy if it spans chunks.
+    const stream = frame.stream
+    const base = frame.start
+    const buf = stream.view(base, frame.end)
+    this.fragBuf[i] = buf
+    const keyFragment = this.keyFragment
+    const bounds = this.keyBounds
+    let j = 0
+    for (let k = 0; k < keyFragment.length && j < n; k++) {
+      if (keyFragment[k] !== i) continue
+      const s = frame.elemStart(j) - base
+      const e = frame.elemEnd(j) - base
+      j++
+      bounds[2 * k] = s
       // RESP3: a null element (`$-1\r\n`, the only 5-byte element with a `-`) is marked by end -1.
-      bounds[2 * j + 1] = this.resp3 && e - s === 5 && frame.stream.byteAt(s + 1) === 45 ? -1 : e
+      bounds[2 * k + 1] = this.resp3 && e - s === 5 && buf[s + 1] === 45 ? -1 : e
     }
-    this.bounds[i] = bounds
-    this.pieces[i] = new Pieces(frame)
   }
 
   finish(out: PieceSink): void {
     if (this.failed(out)) return
     const keys = this.keyFragment.length
-    const head = Buffer.from(`*${keys}\r\n`)
+    const head = keys < ARRAY_HEADS.length ? ARRAY_HEADS[keys]! : Buffer.from(`*${keys}\r\n`)
     out.piece(head, 0, head.length)
+    const bounds = this.keyBounds
     for (let k = 0; k < keys; k++) {
-      const f = this.keyFragment[k]!
-      const j = this.next[f]!++
-      const bounds = this.bounds[f]!
-      const end = bounds[2 * j + 1]!
+      const end = bounds[2 * k + 1]!
       if (end < 0) out.piece(RESP3_NULL, 0, RESP3_NULL.length)
-      else this.pieces[f]!.emit(bounds[2 * j]!, end, out)
+      else out.piece(this.fragBuf[this.keyFragment[k]!]!, bounds[2 * k]!, end)
     }
   }
 }
@@ -160,7 +125,7 @@ export class SumCoalesce extends Coalesce {
 
   fragmentReply(i: number, frame: ReplyFrame): void {
     if (frame.kind !== KIND_INTEGER) {
-      this.reasons[i] = INVALID_ARGUMENT
+      this.fragmentError(i, INVALID_ARGUMENT)
       return
     }
     // `:<digits>\r\n`, digits already checked by the reply parser.
@@ -183,7 +148,7 @@ export class SumCoalesce extends Coalesce {
 
 export class MsetCoalesce extends Coalesce {
   fragmentReply(i: number, frame: ReplyFrame): void {
-    if (frame.kind !== KIND_STATUS) this.reasons[i] = INVALID_ARGUMENT
+    if (frame.kind !== KIND_STATUS) this.fragmentError(i, INVALID_ARGUMENT)
   }
 
   finish(out: PieceSink): void {

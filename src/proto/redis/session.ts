@@ -148,8 +148,11 @@ let nextClientId = 1
 
 /** Digits of a non-negative integer. */
 function digitCount(n: number): number {
-  let d = 1
-  while (n >= 10) {
+  if (n < 10) return 1
+  if (n < 100) return 2
+  if (n < 1000) return 3
+  let d = 3
+  while (n >= 1000) {
     n = Math.floor(n / 10)
     d++
   }
@@ -504,9 +507,9 @@ export class RedisClientSession implements ClientSession {
       }
       hook = new MgetCoalesce(keyFragment, fragmentKeys, this.resp3)
     } else if (kind === SPLIT_MSET) {
-      hook = new MsetCoalesce(fragments)
+      hook = new MsetCoalesce()
     } else {
-      hook = new SumCoalesce(fragments)
+      hook = new SumCoalesce()
     }
     api.beginSplit(hook)
     for (let s = 0; s < servers; s++) {
