@@ -297,8 +297,9 @@ function commit(proxy: ProxyServer, u: Update, log: ProtoLog): void {
   pool.reconfigure(config, proxy.options.protocolFor(config), u.servers, proxy.wheel)
   for (const s of u.leaving) {
     proxy.book.untrack(s)
-    pool.leaving.add(s)
     s.retireAll()
+    // Kept (for shutdown) only until its retired connections have finished.
+    if (s.hasConnections) pool.leaving.add(s)
     log.log(5, 'reload', () => `p ${config.name}: server ${s.config.name} removed`)
   }
   for (const s of u.fresh)

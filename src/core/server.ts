@@ -127,6 +127,11 @@ export class Server {
     return a.kind === 'tcp' && isIP(a.host) === 0 ? a.host : null
   }
 
+  /** True while any connection, current or retired, is still open. */
+  get hasConnections(): boolean {
+    return this.retired.size > 0 || this.conns.some((c) => c !== null)
+  }
+
   /** Retires every connection (address change, redis_auth change, removal from the pool). */
   retireAll(): void {
     for (let i = 0; i < this.conns.length; i++) this.retire(i)
@@ -189,6 +194,14 @@ export class Server {
     const slot = this.conns.indexOf(conn)
     if (slot >= 0) this.conns[slot] = null
     else this.retired.delete(conn)
+    // A server removed by a reload is forgotten once its last connection has finished.
+    if (
+      this.pool.leaving.has(this) &&
+      this.retired.size === 0 &&
+      this.conns.every((c) => c === null)
+    ) {
+      this.pool.leaving.delete(this)
+    }
     if (why === END_LOCAL) return
     const c = this.counters
     if (why === END_EOF) c.server_eof++

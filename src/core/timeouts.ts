@@ -64,7 +64,13 @@ export class TimeoutWheel {
   /** `expire` is called for each request whose deadline passed (after it is unlinked). */
   constructor(private readonly expire: (t: Timed) => void) {}
 
+  /**
+   * The list for timeout `ms`, shared by every pool with that timeout (one
+   * timeout value keeps insertion order = deadline order), so reloads that
+   * change `timeout:` back and forth do not add lists.
+   */
   list(ms: number): TimeoutList {
+    for (const l of this.lists) if (l.ms === ms) return l
     const l = new TimeoutList(ms, this)
     this.lists.push(l)
     return l
