@@ -434,9 +434,15 @@ describe('applyConfig', () => {
     assert.equal(s1!.accepted, 1)
     assert.ok(kept.counters.requests > sent)
     assert.equal(s2!.open, 1)
+    assert.deepEqual(
+      [...p.leaving].map((s) => s.config.name),
+      ['s2'],
+    )
     s2!.hang = false
     assert.equal(await c2.lines(1), `s2:get ${k2}\n`)
     await until(() => s2!.open === 0, 'the removed server connection to close')
+    // Forgotten once its last connection finished (no leak across reloads).
+    await until(() => p.leaving.size === 0, 'the removed server to be forgotten')
     assert.ok(!c.closed && !c2.closed)
     assert.ok(log.lines.includes('reload p alpha: server s2 removed'))
     assert.ok(log.lines.includes('reload p alpha: server s3 added'))

@@ -119,3 +119,12 @@ test('stop() cancels the timer', async () => {
   await sleep(40)
   assert.deepEqual(fired, [])
 })
+
+test('one list per timeout value: asking again (a reload) returns the same list', () => {
+  const wheel = new TimeoutWheel(() => {})
+  const a = wheel.list(200)
+  assert.equal(wheel.list(200), a)
+  assert.notEqual(wheel.list(300), a)
+  assert.equal(wheel.list(300), wheel.list(300))
+  wheel.stop()
+})
