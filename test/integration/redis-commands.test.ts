@@ -536,6 +536,22 @@ describe('errors walnut answers itself (R1-R3)', () => {
     )
   })
 
+  test('EXPIRE family with redis 7 options (NX|XX|GT|LT) is forwarded; a 5th argument is refused', async () => {
+    const c = await open()
+    const replies = await c.pipeline([
+      ['SET', 'xp:k', 'v'],
+      ['EXPIRE', 'xp:k', '100', 'NX'],
+      ['EXPIRE', 'xp:k', '50', 'GT'],
+      ['PEXPIRE', 'xp:k', '200000', 'XX'],
+      ['EXPIRE', 'xp:k', '1', 'NX', 'x'],
+    ])
+    assertBytes(
+      Buffer.concat(replies),
+      "+OK\r\n:1\r\n:0\r\n:1\r\n-ERR wrong number of arguments for 'expire' command\r\n",
+      'EXPIRE options',
+    )
+  })
+
   for (const [name, bytes, error] of [
     ['bad bulk length', '*2\r\n$3\r\nGET\r\n$x\r\n', 'invalid bulk length'],
     ['bad multibulk length', '*1x\r\n', 'invalid multibulk length'],

@@ -91,8 +91,8 @@ describe('redis command table', () => {
       [false, true, false],
     )
     assert.deepEqual(
-      [2, 3, 4].map((a) => ok('expire', a)),
-      [false, true, false],
+      [2, 3, 4, 5].map((a) => ok('expire', a)),
+      [false, true, true, false],
     )
     assert.deepEqual(
       [4, 5, 6].map((a) => ok('linsert', a)),
