@@ -9,18 +9,14 @@
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  type Config,
-  POOL_DEFAULTS,
-  type PoolConfig,
-  type ServerConfig,
-} from '../../src/config/types.js'
+import type { Config, PoolConfig } from '../../src/config/types.js'
 import type { Pool } from '../../src/core/pool.js'
 import { ProxyServer } from '../../src/core/proxy.js'
 import type { Server } from '../../src/core/server.js'
-import { compareNutcrackerNames, Placement } from '../../src/hash/placement.js'
+import { Placement } from '../../src/hash/placement.js'
 import type { ProtoLog } from '../../src/proto/types.js'
 import { FakeBackend } from '../helpers/fake-backend.js'
+import { inNutcrackerOrder, testPoolConfig } from '../helpers/pool-config.js'
 import { freePort } from '../helpers/ports.js'
 import { ToyProtocol, toyFactory } from '../helpers/toy-protocol.js'
 
@@ -45,30 +41,15 @@ export function poolConfig(
   backends: readonly FakeBackend[],
   overrides: Partial<PoolConfig> = {},
 ): PoolConfig {
-  const servers: ServerConfig[] = backends.map((b, index) => ({
-    text: `127.0.0.1:${b.port}:1 ${b.name}`,
-    index,
-    name: b.name,
-    weight: 1,
-    address: { kind: 'tcp', host: '127.0.0.1', port: b.port },
-  }))
-  servers.sort((a, b) => compareNutcrackerNames(a.name, b.name))
-  return {
-    ...POOL_DEFAULTS,
-    name: 'toy',
-    index: 0,
-    listen: {
-      kind: 'tcp',
-      host: '127.0.0.1',
-      address: '127.0.0.1',
-      port,
-      text: `127.0.0.1:${port}`,
-    },
-    hashTag: undefined,
-    redisAuth: undefined,
-    servers,
-    ...overrides,
-  }
+  const servers = inNutcrackerOrder(
+    backends.map((b) => ({
+      text: `127.0.0.1:${b.port}:1 ${b.name}`,
+      name: b.name,
+      weight: 1,
+      address: { kind: 'tcp', host: '127.0.0.1', port: b.port },
+    })),
+  )
+  return testPoolConfig(port, { name: 'toy', servers, ...overrides })
 }
 
 export interface RigOptions {

@@ -15,18 +15,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  type Config,
-  POOL_DEFAULTS,
-  type PoolConfig,
-  type ServerConfig,
-} from '../../src/config/types.js'
+import type { Config, PoolConfig, ServerConfig } from '../../src/config/types.js'
 import { ProxyServer } from '../../src/core/proxy.js'
 import { applyConfig, planReload, Reloader, reloadCounters } from '../../src/core/reload.js'
 import type { Answer, NameResolver } from '../../src/core/resolver.js'
 import { compareNutcrackerNames, Placement } from '../../src/hash/placement.js'
 import { proxyMetrics } from '../../src/stats/prometheus.js'
 import { FakeBackend } from '../helpers/fake-backend.js'
+import { inNutcrackerOrder, testPoolConfig } from '../helpers/pool-config.js'
 import { freePort } from '../helpers/ports.js'
 import { ToyProtocol, toyFactory } from '../helpers/toy-protocol.js'
 import { Client, TestLog, until } from './harness.js'
@@ -49,25 +45,7 @@ function pool(
   servers: readonly ServerConfig[],
   over: Partial<PoolConfig> = {},
 ): PoolConfig {
-  const sorted = servers
-    .map((s, index) => ({ ...s, index }))
-    .sort((a, b) => compareNutcrackerNames(a.name, b.name))
-  return {
-    ...POOL_DEFAULTS,
-    name,
-    index: 0,
-    listen: {
-      kind: 'tcp',
-      host: '127.0.0.1',
-      address: '127.0.0.1',
-      port,
-      text: `127.0.0.1:${port}`,
-    },
-    hashTag: undefined,
-    redisAuth: undefined,
-    servers: sorted,
-    ...over,
-  }
+  return testPoolConfig(port, { name, servers: inNutcrackerOrder(servers), ...over })
 }
 
 function config(...pools: PoolConfig[]): Config {

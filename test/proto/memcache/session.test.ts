@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { PoolConfig } from '../../../src/config/types.js'
 import { createMemcacheProtocol } from '../../../src/proto/memcache/index.js'
 import { MC_STORED, MC_VALUE } from '../../../src/proto/memcache/reply-parser.js'
 import type { InputStream, PieceSink } from '../../../src/proto/stream.js'
@@ -18,6 +17,7 @@ import {
   type ReplyHook,
   type SplitHook,
 } from '../../../src/proto/types.js'
+import { testPoolConfig } from '../../helpers/pool-config.js'
 import { forEverySplit } from '../../helpers/split.js'
 import { b, ERR, s } from './harness.js'
 
@@ -88,7 +88,15 @@ class FakeClient implements ClientApi {
   }
 }
 
-const POOL = { servers: [{}, {}, {}] } as unknown as PoolConfig
+const POOL = testPoolConfig(22122, {
+  servers: [0, 1, 2].map((index) => ({
+    text: `127.0.0.1:${11212 + index}:1`,
+    index,
+    name: `127.0.0.1:${11212 + index}`,
+    weight: 1,
+    address: { kind: 'tcp' as const, host: '127.0.0.1', port: 11212 + index },
+  })),
+})
 
 function session(route?: (key: string) => number, maxRequestSize?: number) {
   const api = new FakeClient(route)

@@ -20,41 +20,12 @@ import {
   type ReplyHook,
   type SplitHook,
 } from '../../../src/proto/types.js'
+import { testPoolConfig } from '../../helpers/pool-config.js'
 import { forEverySplit } from '../../helpers/split.js'
 
 function pool(over: Partial<PoolConfig> = {}, servers = 3): PoolConfig {
-  return {
-    name: 'alpha',
-    index: 0,
-    listen: {
-      kind: 'tcp',
-      host: '127.0.0.1',
-      address: '127.0.0.1',
-      port: 22121,
-      text: '127.0.0.1:22121',
-    },
-    hash: 'fnv1a_64',
-    hashTag: undefined,
-    distribution: 'ketama',
-    timeout: 0,
-    backlog: 512,
-    clientConnections: 0,
+  return testPoolConfig(22121, {
     redis: true,
-    redisAuth: undefined,
-    redisDb: 0,
-    preconnect: false,
-    autoEjectHosts: false,
-    serverConnections: 1,
-    serverRetryTimeout: 30000,
-    serverFailureLimit: 2,
-    tcpkeepalive: false,
-    maxRequestSize: 512 * 1024 * 1024,
-    clientMaxBuffer: 1024 * 1024 * 1024,
-    clientMaxInflight: 4096,
-    tls: false,
-    tlsVerify: true,
-    tlsListenVerifyClient: false,
-    dnsRefreshInterval: 30000,
     servers: Array.from({ length: servers }, (_, i) => ({
       text: `127.0.0.1:${6379 + i}:1`,
       index: i,
@@ -63,7 +34,7 @@ function pool(over: Partial<PoolConfig> = {}, servers = 3): PoolConfig {
       address: { kind: 'tcp' as const, host: '127.0.0.1', port: 6379 + i },
     })),
     ...over,
-  }
+  })
 }
 
 /** Key placement of the fake: a key's server is the digit it ends with (mod 3), else 0. */
