@@ -316,17 +316,7 @@ export class FakeMemcached {
 // ---------------------------------------------------------------------------------------------
 // Randomness
 
-/** A small seeded PRNG (mulberry32): reproducible request mixes; print the seed on failure. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { prng } from './prng.js'
 
 /** Integer in [lo, hi]. */
 export function randInt(rnd: () => number, lo: number, hi: number): number {

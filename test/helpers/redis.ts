@@ -10,6 +10,8 @@ import { parseConfig } from '../../src/config/load.js'
 import { Placement } from '../../src/hash/placement.js'
 import { type Client, connect, showBytes } from './servers.js'
 
+export { prng } from './prng.js'
+
 /** One request argument: text (latin1, so every byte 0..255 can be written), bytes or a number. */
 export type Arg = string | Buffer | number
 
@@ -234,18 +236,6 @@ export async function backendKeys(c: Resp): Promise<string[]> {
 /** Empties every db of each backend (FLUSHALL straight on the backend). */
 export async function flushAll(backends: readonly Resp[]): Promise<void> {
   for (const b of backends) assertBytes(await b.call('FLUSHALL'), OK, 'FLUSHALL')
-}
-
-/** Deterministic PRNG (mulberry32) for reproducible random chunking and data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** `n` pseudo-random bytes from `seed` (fast: 4 bytes per step). */

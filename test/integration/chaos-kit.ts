@@ -20,6 +20,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { prng } from '../helpers/prng.js'
 import { connect, showBytes } from '../helpers/servers.js'
 
 /** One request of the load. */
@@ -88,18 +89,6 @@ export interface LoadReport {
   errors: Map<string, number>
   /** Failure replies by server index. */
   errorsByServer: Map<number, number>
-}
-
-/** A small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** The value of the `seq`-th write to `key`: names the key, padded to `size`. */

@@ -1,0 +1,17 @@
+/**
+ * The tests' one seeded PRNG (mulberry32): reproducible request mixes, chunkings
+ * and data; print the seed on failure. test/helpers/redis.ts and memcache.ts
+ * re-export it for the tests that already import it from there.
+ */
+
+/** A small deterministic PRNG (mulberry32): numbers in [0, 1) from a 32-bit seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
