@@ -20,8 +20,10 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { b } from '../helpers/memcache.js'
 import { prng } from '../helpers/prng.js'
-import { connect, showBytes } from '../helpers/servers.js'
+import { cmd } from '../helpers/redis.js'
+import { connect, mcReplyEnd, respReplyEnd, showBytes } from '../helpers/servers.js'
 
 /** One request of the load. */
 export interface Op {
@@ -52,6 +54,63 @@ export interface Dialect {
       }
   /** Failure replies walnut may send when a server fails (exact text, no CRLF). */
   readonly errors: readonly string[]
+}
+
+/**
+ * SET/GET over RESP. A GET's bulk length must match its value; `errors` are the
+ * failure replies the test allows (`-ERR ...`, no CRLF).
+ */
+export function redisDialect(errors: readonly string[]): Dialect {
+  return {
+    encode: (op: Op) => (op.set ? cmd('SET', op.key, op.value) : cmd('GET', op.key)),
+    replyEnd: (buf) => respReplyEnd(buf, 0),
+    parse(op, reply) {
+      const text = reply.toString('latin1')
+      if (text.startsWith('-')) return { kind: 'error', text: text.slice(0, -2) }
+      if (op.set) {
+        if (text !== '+OK\r\n') throw new Error(`set ${op.key}: ${text.slice(0, 60)}`)
+        return { kind: 'ok' }
+      }
+      if (text === '$-1\r\n') return { kind: 'value', value: null }
+      const nl = text.indexOf('\r\n')
+      if (text[0] !== '$' || Number(text.slice(1, nl)) !== text.length - nl - 4) {
+        throw new Error(`get ${op.key}: ${text.slice(0, 60)}`)
+      }
+      return { kind: 'value', value: text.slice(nl + 2, -2) }
+    },
+    errors,
+  }
+}
+
+/**
+ * set/get over the memcache ASCII protocol. The VALUE line must name the GET's
+ * key (a reply to another request cannot pass) and the block end in `END`;
+ * `errors` are the allowed failure replies (`SERVER_ERROR ...`, no CRLF).
+ */
+export function memcacheDialect(errors: readonly string[]): Dialect {
+  return {
+    encode: (op: Op) =>
+      b(op.set ? `set ${op.key} 0 0 ${op.value.length}\r\n${op.value}\r\n` : `get ${op.key}\r\n`),
+    replyEnd: (buf) => mcReplyEnd(buf, 0),
+    parse(op, reply) {
+      const text = reply.toString('latin1')
+      if (text.startsWith('SERVER_ERROR ')) return { kind: 'error', text: text.slice(0, -2) }
+      if (op.set) {
+        if (text !== 'STORED\r\n') throw new Error(`set ${op.key}: ${text.slice(0, 60)}`)
+        return { kind: 'ok' }
+      }
+      if (text === 'END\r\n') return { kind: 'value', value: null }
+      const m = /^VALUE (\S+) 0 (\d+)\r\n/.exec(text)
+      if (m === null || m[1] !== op.key) throw new Error(`get ${op.key}: ${text.slice(0, 60)}`)
+      const start = m[0].length
+      const value = text.slice(start, start + Number(m[2]))
+      if (text.slice(start + value.length) !== '\r\nEND\r\n') {
+        throw new Error(`get ${op.key}: bad value block`)
+      }
+      return { kind: 'value', value }
+    },
+    errors,
+  }
 }
 
 /** Per-key knowledge of what the servers may hold. */

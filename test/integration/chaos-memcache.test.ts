@@ -24,7 +24,6 @@ import { freePort } from '../helpers/ports.js'
 import { keysOn, locator } from '../helpers/redis.js'
 import {
   connect,
-  mcReplyEnd,
   type ProxyProc,
   type ServerProc,
   startMemcached,
@@ -34,11 +33,10 @@ import { vectorsDir } from '../helpers/shared.js'
 import {
   Cutter,
   counter,
-  type Dialect,
   drained,
   Load,
   MiB,
-  type Op,
+  memcacheDialect,
   rssOf,
   rssSettles,
   stats,
@@ -217,30 +215,7 @@ const ERRORS = [
   'SERVER_ERROR Broken pipe',
 ]
 
-const memcache: Dialect = {
-  encode: (op: Op) =>
-    b(op.set ? `set ${op.key} 0 0 ${op.value.length}\r\n${op.value}\r\n` : `get ${op.key}\r\n`),
-  replyEnd: (buf) => mcReplyEnd(buf, 0),
-  parse(op, reply) {
-    const text = reply.toString('latin1')
-    if (text.startsWith('SERVER_ERROR ')) return { kind: 'error', text: text.slice(0, -2) }
-    if (op.set) {
-      if (text !== 'STORED\r\n') throw new Error(`set ${op.key}: ${text.slice(0, 60)}`)
-      return { kind: 'ok' }
-    }
-    if (text === 'END\r\n') return { kind: 'value', value: null }
-    const m = /^VALUE (\S+) 0 (\d+)\r\n/.exec(text)
-    // The VALUE line names the key: a reply to another request cannot pass.
-    if (m === null || m[1] !== op.key) throw new Error(`get ${op.key}: ${text.slice(0, 60)}`)
-    const start = m[0].length
-    const value = text.slice(start, start + Number(m[2]))
-    if (text.slice(start + value.length) !== '\r\nEND\r\n') {
-      throw new Error(`get ${op.key}: bad value block`)
-    }
-    return { kind: 'value', value }
-  },
-  errors: ERRORS,
-}
+const memcache = memcacheDialect(ERRORS)
 
 describe('chaos', () => {
   test('memcached: SIGSTOP, SIGKILL and restart, cut mid-reply, refused: every reply once, in order, its own', async () => {

@@ -11,22 +11,15 @@
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { freePort } from '../helpers/ports.js'
-import { cmd, keysOn, locator, poolYaml, Resp } from '../helpers/redis.js'
-import {
-  type ProxyProc,
-  respReplyEnd,
-  type ServerProc,
-  startRedis,
-  startWalnut,
-} from '../helpers/servers.js'
+import { keysOn, locator, poolYaml, Resp } from '../helpers/redis.js'
+import { type ProxyProc, type ServerProc, startRedis, startWalnut } from '../helpers/servers.js'
 import {
   Cutter,
   counter,
-  type Dialect,
   drained,
   Load,
   MiB,
-  type Op,
+  redisDialect,
   rssOf,
   rssSettles,
   stats,
@@ -41,25 +34,7 @@ const ERRORS = [
   '-ERR Broken pipe',
 ]
 
-const redis: Dialect = {
-  encode: (op: Op) => (op.set ? cmd('SET', op.key, op.value) : cmd('GET', op.key)),
-  replyEnd: (b) => respReplyEnd(b, 0),
-  parse(op, reply) {
-    const text = reply.toString('latin1')
-    if (text.startsWith('-')) return { kind: 'error', text: text.slice(0, -2) }
-    if (op.set) {
-      if (text !== '+OK\r\n') throw new Error(`set ${op.key}: ${text.slice(0, 60)}`)
-      return { kind: 'ok' }
-    }
-    if (text === '$-1\r\n') return { kind: 'value', value: null }
-    const nl = text.indexOf('\r\n')
-    if (text[0] !== '$' || Number(text.slice(1, nl)) !== text.length - nl - 4) {
-      throw new Error(`get ${op.key}: ${text.slice(0, 60)}`)
-    }
-    return { kind: 'value', value: text.slice(nl + 2, -2) }
-  },
-  errors: ERRORS,
-}
+const redis = redisDialect(ERRORS)
 
 const procs: { stop(): Promise<void> }[] = []
 after(async () => {

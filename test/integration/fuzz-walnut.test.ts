@@ -36,7 +36,7 @@ import {
   startRedis,
   startWalnut,
 } from '../helpers/servers.js'
-import { counter, type Dialect, Load, type Op, stats } from './chaos-kit.js'
+import { counter, Load, memcacheDialect, redisDialect, stats } from './chaos-kit.js'
 
 const FUZZ_MS = Number(process.env.WALNUT_FUZZ_MS ?? 8000)
 const BAD_CLIENTS = 3
@@ -79,40 +79,8 @@ after(async () => {
   for (const p of procs) await p.stop()
 })
 
-const redisDialect: Dialect = {
-  encode: (op: Op) => (op.set ? cmd('SET', op.key, op.value) : cmd('GET', op.key)),
-  replyEnd: (buf) => respReplyEnd(buf, 0),
-  parse(op, reply) {
-    const text = reply.toString('latin1')
-    if (text.startsWith('-')) return { kind: 'error', text: text.slice(0, -2) }
-    if (op.set) {
-      if (text !== '+OK\r\n') throw new Error(`set ${op.key}: ${text.slice(0, 60)}`)
-      return { kind: 'ok' }
-    }
-    if (text === '$-1\r\n') return { kind: 'value', value: null }
-    return { kind: 'value', value: text.slice(text.indexOf('\r\n') + 2, -2) }
-  },
-  errors: [],
-}
-
-const mcDialect: Dialect = {
-  encode: (op: Op) =>
-    b(op.set ? `set ${op.key} 0 0 ${op.value.length}\r\n${op.value}\r\n` : `get ${op.key}\r\n`),
-  replyEnd: (buf) => mcReplyEnd(buf, 0),
-  parse(op, reply) {
-    const text = reply.toString('latin1')
-    if (text.startsWith('SERVER_ERROR')) return { kind: 'error', text: text.slice(0, -2) }
-    if (op.set) {
-      if (text !== 'STORED\r\n') throw new Error(`set ${op.key}: ${text.slice(0, 60)}`)
-      return { kind: 'ok' }
-    }
-    if (text === 'END\r\n') return { kind: 'value', value: null }
-    const m = /^VALUE (\S+) 0 (\d+)\r\n/.exec(text)
-    if (m === null || m[1] !== op.key) throw new Error(`get ${op.key}: ${text.slice(0, 60)}`)
-    return { kind: 'value', value: text.slice(m[0].length, m[0].length + Number(m[2])) }
-  },
-  errors: [],
-}
+const redis = redisDialect([])
+const memcache = memcacheDialect([])
 
 /** Splits `bytes` into whole replies with `end`; throws on a malformed or unfinished one. */
 function replies(bytes: Buffer, end: (b: Buffer) => number): Buffer[] {
@@ -231,7 +199,7 @@ test('hostile clients on both pools: walnut stays up, answers them cleanly, good
   const goodR = new Load({
     ...common,
     port: redisPort,
-    dialect: redisDialect,
+    dialect: redis,
     keys: goodKeys(where, 'r'),
     serverOf: (k) => where(k),
     seed: 11,
@@ -239,7 +207,7 @@ test('hostile clients on both pools: walnut stays up, answers them cleanly, good
   const goodM = new Load({
     ...common,
     port: mcPort,
-    dialect: mcDialect,
+    dialect: memcache,
     keys: goodKeys(whereM, 'm'),
     serverOf: (k) => whereM(k),
     seed: 12,
