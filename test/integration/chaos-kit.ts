@@ -1,7 +1,8 @@
 /**
  * Kit for the chaos tests (chaos-redis / chaos-memcache): a load of checked
- * clients, a TCP cutter that breaks walnut's server connections mid-reply or
- * refuses them, and walnut's RSS and stats.
+ * clients (with the SET/GET dialects of both protocols), a TCP cutter that
+ * breaks walnut's server connections mid-reply or refuses them, the chaos
+ * script both tests run (runChaos), and walnut's RSS and stats.
  *
  * The load: each client owns its keys and sends batches of pipelined SET/GET,
  * reads exactly one reply per request, in order, and checks each reply against
@@ -22,8 +23,14 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { setTimeout as sleep } from 'node:timers/promises'
 import { b } from '../helpers/memcache.js'
 import { prng } from '../helpers/prng.js'
-import { cmd } from '../helpers/redis.js'
-import { connect, mcReplyEnd, respReplyEnd, showBytes } from '../helpers/servers.js'
+import { cmd, keysOn, type Locator } from '../helpers/redis.js'
+import {
+  connect,
+  mcReplyEnd,
+  respReplyEnd,
+  type ServerProc,
+  showBytes,
+} from '../helpers/servers.js'
 
 /** One request of the load. */
 export interface Op {
@@ -377,6 +384,98 @@ export class Cutter {
 
   async close(): Promise<void> {
     if (this.server.listening) await this.refuse()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The chaos script of chaos-redis and chaos-memcache, on one pool of three servers. */
+export interface ChaosOptions {
+  /** walnut's pool port, and its process (for RSS). */
+  readonly port: number
+  readonly walnutPid: number
+  readonly dialect: Dialect
+  /** The pool's placement: servers A (0), B (1, never touched) and C (2, behind `cutter`). */
+  readonly where: Locator
+  /** Client i's keys are `<prefix><i>a…` on A, `…b…` on B, `…c…` on C. */
+  readonly prefix: string
+  readonly seed: number
+  readonly serverA: ServerProc
+  readonly cutter: Cutter
+  /** Starts A again on its port, empty (the caller stops it at the end). */
+  readonly restartA: () => Promise<void>
+}
+
+export interface ChaosResult {
+  /** Each client's keys. */
+  readonly keys: readonly (readonly string[])[]
+  /** The stopped load (`expected(key)` for the checks on the backends). */
+  readonly load: Load
+  readonly report: LoadReport
+  /** walnut's RSS after the warm-up, and at the end of the chaos. */
+  readonly baseline: number
+  readonly peak: number
+}
+
+/**
+ * Runs the load while A is stopped past the timeout (SIGSTOP) and resumed, C's
+ * connections are cut mid-reply three times, C refuses connections and accepts
+ * them again, and A is killed (SIGKILL), left dead, then restarted empty.
+ * Returns after the load stopped; a client's failure is thrown.
+ */
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const { where, serverA, cutter } = o
+  // 6 clients, each with 6 keys on each server; a quarter of the keys have 20 KB values.
+  const keys = Array.from({ length: 6 }, (_, i) => [
+    ...keysOn(where, 0, 6, `${o.prefix}${i}a`),
+    ...keysOn(where, 1, 6, `${o.prefix}${i}b`),
+    ...keysOn(where, 2, 6, `${o.prefix}${i}c`),
+  ])
+  const load = new Load({
+    port: o.port,
+    dialect: o.dialect,
+    keys,
+    serverOf: (k) => where(k),
+    lossy: new Set([0]),
+    untouched: new Set([1]),
+    sizeOf: (k) => (k.endsWith('0') || k.endsWith('5') ? 20_000 : 40),
+    replyTimeoutMs: 5000,
+    seed: o.seed,
+  }).start()
+  try {
+    // Warm up until the heap has grown to its working size, then take the baseline.
+    await load.run(2500)
+    const baseline = rssOf(o.walnutPid)
+
+    // A stops answering for longer than the timeout, then resumes.
+    serverA.kill('SIGSTOP')
+    await load.run(900)
+    serverA.kill('SIGCONT')
+    await load.run(400)
+
+    // C's connections break in the middle of a reply, three times.
+    for (let i = 0; i < 3; i++) {
+      cutter.cutMidReply()
+      await load.run(300)
+    }
+    // C refuses connections, then accepts them again.
+    await cutter.refuse()
+    await load.run(500)
+    await cutter.accept()
+    await load.run(400)
+
+    // A dies, stays dead (refused), and comes back on its port, empty.
+    serverA.kill('SIGKILL')
+    await serverA.exited
+    await load.run(500)
+    await o.restartA()
+    await load.run(1200)
+    const peak = rssOf(o.walnutPid)
+
+    const report = await load.stop()
+    return { keys, load, report, baseline, peak }
+  } finally {
+    await load.stop().catch(() => {})
   }
 }
 

@@ -21,7 +21,7 @@ import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { b, Direct } from '../helpers/memcache.js'
 import { freePort } from '../helpers/ports.js'
-import { keysOn, locator } from '../helpers/redis.js'
+import { locator } from '../helpers/redis.js'
 import {
   connect,
   type ProxyProc,
@@ -34,11 +34,10 @@ import {
   Cutter,
   counter,
   drained,
-  Load,
   MiB,
   memcacheDialect,
-  rssOf,
   rssSettles,
+  runChaos,
   stats,
 } from './chaos-kit.js'
 
@@ -223,7 +222,6 @@ describe('chaos', () => {
     const direct = await Direct.open([a, bb, c])
     await direct.flushAll()
     await direct.close()
-    let serverA: ServerProc = a
     const cutter = await Cutter.start(c.port)
     procs.push({ stop: () => cutter.close() })
     const port = await freePort()
@@ -240,84 +238,54 @@ describe('chaos', () => {
     const walnut: ProxyProc = await startWalnut(yaml)
     procs.push(walnut)
     const where = await locator(yaml, 'chaos')
-    const keys = Array.from({ length: 6 }, (_, i) => [
-      ...keysOn(where, 0, 6, `m${i}a`),
-      ...keysOn(where, 1, 6, `m${i}b`),
-      ...keysOn(where, 2, 6, `m${i}c`),
-    ])
-    const load = new Load({
+    const { keys, load, report, baseline, peak } = await runChaos({
       port,
+      walnutPid: walnut.pid,
       dialect: memcache,
-      keys,
-      serverOf: (k) => where(k),
-      lossy: new Set([0]),
-      untouched: new Set([1]),
-      sizeOf: (k) => (k.endsWith('0') || k.endsWith('5') ? 20_000 : 40),
-      replyTimeoutMs: 5000,
+      where,
+      prefix: 'm',
       seed: 7,
-    }).start()
+      serverA: a,
+      cutter,
+      restartA: async () => {
+        procs.push(await startMemcached({ port: a.port }))
+      },
+    })
+    assert.ok(report.requests > 2000, `only ${report.requests} requests`)
+    const errs = Object.fromEntries(report.errors)
+    assert.ok((report.errorsByServer.get(0) ?? 0) > 0, `no failure on A: ${JSON.stringify(errs)}`)
+    assert.ok((report.errorsByServer.get(2) ?? 0) > 0, `no failure on C: ${JSON.stringify(errs)}`)
+    assert.ok(errs['SERVER_ERROR Connection timed out']! > 0, JSON.stringify(errs))
+    assert.ok(errs['SERVER_ERROR Connection refused']! > 0, JSON.stringify(errs))
+    assert.ok(cutter.cuts >= 3, `${cutter.cuts} cuts`)
+
+    const check = await Direct.open([bb, c])
     try {
-      await load.run(2500)
-      const baseline = rssOf(walnut.pid)
-      serverA.kill('SIGSTOP')
-      await load.run(900)
-      serverA.kill('SIGCONT')
-      await load.run(400)
-      for (let i = 0; i < 3; i++) {
-        cutter.cutMidReply()
-        await load.run(300)
-      }
-      await cutter.refuse()
-      await load.run(500)
-      await cutter.accept()
-      await load.run(400)
-      serverA.kill('SIGKILL')
-      await serverA.exited
-      await load.run(500)
-      serverA = await startMemcached({ port: a.port })
-      procs.push(serverA)
-      await load.run(1200)
-      const peak = rssOf(walnut.pid)
-
-      const report = await load.stop()
-      assert.ok(report.requests > 2000, `only ${report.requests} requests`)
-      const errs = Object.fromEntries(report.errors)
-      assert.ok((report.errorsByServer.get(0) ?? 0) > 0, `no failure on A: ${JSON.stringify(errs)}`)
-      assert.ok((report.errorsByServer.get(2) ?? 0) > 0, `no failure on C: ${JSON.stringify(errs)}`)
-      assert.ok(errs['SERVER_ERROR Connection timed out']! > 0, JSON.stringify(errs))
-      assert.ok(errs['SERVER_ERROR Connection refused']! > 0, JSON.stringify(errs))
-      assert.ok(cutter.cuts >= 3, `${cutter.cuts} cuts`)
-
-      const check = await Direct.open([bb, c])
-      try {
-        for (const [i, s] of [1, 2].entries()) {
-          for (const k of keys.flat().filter((k) => where(k) === s)) {
-            const r = (await check.call(i, `get ${k}\r\n`)).toString('latin1')
-            const m = /^VALUE \S+ 0 (\d+)\r\n/.exec(r)
-            const got = m === null ? null : r.slice(m[0].length, m[0].length + Number(m[1]))
-            assert.ok(load.expected(k).includes(got), `${k} on server ${s}: ${got?.slice(0, 40)}`)
-          }
+      for (const [i, s] of [1, 2].entries()) {
+        for (const k of keys.flat().filter((k) => where(k) === s)) {
+          const r = (await check.call(i, `get ${k}\r\n`)).toString('latin1')
+          const m = /^VALUE \S+ 0 (\d+)\r\n/.exec(r)
+          const got = m === null ? null : r.slice(m[0].length, m[0].length + Number(m[1]))
+          assert.ok(load.expected(k).includes(got), `${k} on server ${s}: ${got?.slice(0, 40)}`)
         }
-      } finally {
-        await check.close()
       }
-
-      assert.equal(walnut.exitInfo, undefined)
-      // Nothing is retained: no client left, nothing queued or awaited on any server.
-      await drained(walnut.statsPort, 'chaos')
-      const doc = await stats(walnut.statsPort)
-      assert.ok(counter(doc, 'chaos', 'server_timedout', `127.0.0.1:${a.port}`) >= 1)
-      assert.equal(counter(doc, 'chaos', 'client_err'), 0)
-      const settled = await rssSettles(walnut.pid, (r) => r <= baseline + 32 * MiB, 5000)
-      console.log(
-        `# chaos-memcache: ${report.requests} requests, errors ${JSON.stringify(errs)}; RSS baseline ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)}, after ${(settled / MiB).toFixed(1)}`,
-      )
-      assert.ok(
-        settled <= baseline + 32 * MiB,
-        `RSS ${settled} after the load, baseline ${baseline} (peak ${peak})`,
-      )
     } finally {
-      await load.stop().catch(() => {})
+      await check.close()
     }
+
+    assert.equal(walnut.exitInfo, undefined)
+    // Nothing is retained: no client left, nothing queued or awaited on any server.
+    await drained(walnut.statsPort, 'chaos')
+    const doc = await stats(walnut.statsPort)
+    assert.ok(counter(doc, 'chaos', 'server_timedout', `127.0.0.1:${a.port}`) >= 1)
+    assert.equal(counter(doc, 'chaos', 'client_err'), 0)
+    const settled = await rssSettles(walnut.pid, (r) => r <= baseline + 32 * MiB, 5000)
+    console.log(
+      `# chaos-memcache: ${report.requests} requests, errors ${JSON.stringify(errs)}; RSS baseline ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)}, after ${(settled / MiB).toFixed(1)}`,
+    )
+    assert.ok(
+      settled <= baseline + 32 * MiB,
+      `RSS ${settled} after the load, baseline ${baseline} (peak ${peak})`,
+    )
   })
 })
