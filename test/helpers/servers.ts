@@ -9,7 +9,9 @@
  * - connect() is a tiny byte-exact client: send bytes, read exact Buffers (n bytes, a predicate,
  *   whole RESP replies or whole memcache replies), so tests assert the wire format, not a
  *   library's interpretation of it.
+ * - statsDocument() / scrapeMetrics() read a running proxy's stats port and `GET /metrics`.
  */
+import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import {
@@ -1032,4 +1034,27 @@ export function showBytes(buf: Buffer): string {
   const cut = buf.length > 200
   const s = JSON.stringify(buf.toString('latin1', 0, cut ? 200 : buf.length))
   return cut ? `${s}... (${buf.length} bytes)` : s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats and metrics of a running proxy
+
+/** The stats document of a walnut or nutcracker stats port (it writes it and closes), parsed. */
+export async function statsDocument<T = Record<string, unknown>>(
+  port: number,
+  timeoutMs = READ_TIMEOUT_MS,
+): Promise<T> {
+  const c = await connect(port)
+  try {
+    return JSON.parse((await c.readUntilClose(timeoutMs)).toString('utf8')) as T
+  } finally {
+    await c.close()
+  }
+}
+
+/** `GET /metrics` of a walnut metrics port, as text; the status must be 200. */
+export async function scrapeMetrics(port: number): Promise<string> {
+  const r = await fetch(`http://${LOCALHOST}:${port}/metrics`)
+  assert.equal(r.status, 200, `GET /metrics on port ${port}`)
+  return r.text()
 }

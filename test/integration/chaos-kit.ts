@@ -30,6 +30,7 @@ import {
   respReplyEnd,
   type ServerProc,
   showBytes,
+  statsDocument,
 } from '../helpers/servers.js'
 
 /** One request of the load. */
@@ -505,15 +506,7 @@ export async function rssSettles(
 }
 
 /** The stats document of a walnut (or nutcracker) stats port, parsed. */
-export async function stats(port: number): Promise<Record<string, unknown>> {
-  const c = await connect(port)
-  try {
-    const text = (await c.readUntilClose(3000)).toString('utf8')
-    return JSON.parse(text) as Record<string, unknown>
-  } finally {
-    await c.close()
-  }
-}
+export { statsDocument as stats }
 
 /** Counter `name` of `pool` (or of its server `server`) in a stats document. */
 export function counter(
@@ -543,7 +536,7 @@ export async function drained(statsPort: number, pool: string, ms = 5000): Promi
   const end = Date.now() + ms
   let last = ''
   for (;;) {
-    const p = (await stats(statsPort))[pool] as Record<string, unknown>
+    const p = (await statsDocument(statsPort))[pool] as Record<string, unknown>
     const busy: string[] = []
     if (p.client_connections !== 0) busy.push(`client_connections ${String(p.client_connections)}`)
     for (const [name, v] of Object.entries(p)) {

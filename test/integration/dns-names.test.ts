@@ -20,7 +20,6 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { Resolver } from 'node:dns/promises'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { get as httpGet } from 'node:http'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
@@ -32,11 +31,12 @@ import {
   type Client,
   connect,
   findBinary,
-  type ProxyProc,
   type ServerProc,
+  scrapeMetrics,
   startMemcached,
   startRedis,
   startWalnut,
+  statsDocument,
 } from '../helpers/servers.js'
 
 /** The test domain: dnsmasq answers it from the hosts file only (NXDOMAIN for the rest). */
@@ -139,27 +139,6 @@ after(async () => {
 process.on('exit', () => {
   for (const d of live) d.killSync()
 })
-
-/** GET /metrics. */
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => {
-        body += c
-      })
-      res.on('end', () => resolve(body))
-    }).on('error', reject)
-  })
-}
-
-/** The stats JSON document of a walnut (the stats port answers and closes). */
-async function statsOf(p: ProxyProc): Promise<Record<string, unknown>> {
-  const c = await connect(p.statsPort)
-  const text = (await c.readUntilClose(3000)).toString('utf8')
-  return JSON.parse(text) as Record<string, unknown>
-}
 
 function serverStats(doc: Record<string, unknown>, pool: string, server: string) {
   const p = doc[pool] as Record<string, unknown>
@@ -282,7 +261,7 @@ describe('backend names in DNS (dnsmasq)', () => {
     assert.ok(tally.misses.length <= 6 * CLIENTS, `misses: ${tally.misses.join(' ')}`)
     for (const c of clients) assert.equal(c.ended, false, 'a client connection was closed')
 
-    const doc = await statsOf(w)
+    const doc = await statsDocument(w.statsPort)
     const moving = serverStats(doc, 'alpha', 'moving')
     assert.deepEqual(
       [moving.server_err, moving.server_eof, moving.server_timedout, moving.server_connections],
@@ -296,7 +275,7 @@ describe('backend names in DNS (dnsmasq)', () => {
       ),
     )
     // The address in use, for Prometheus.
-    const metrics = await scrape(mport)
+    const metrics = await scrapeMetrics(mport)
     assert.match(
       metrics,
       /^walnut_server_address_info\{pool="alpha",server="moving",address="127\.0\.0\.3"\} 1$/m,
@@ -341,7 +320,7 @@ describe('backend names in DNS (dnsmasq)', () => {
     }
     await rd.send(cmd('SET', 'a', '1'))
     assert.equal((await rd.readReply()).toString('latin1'), '-ERR Host is down\r\n')
-    const doc = await statsOf(w)
+    const doc = await statsDocument(w.statsPort)
     const s = serverStats(doc, 'mc', 'late')
     // nutcracker: each failed connect is a server_err; nothing was sent to the server.
     assert.deepEqual([s.server_err, s.requests, s.server_connections], [3, 0, 0])

@@ -33,6 +33,7 @@ import {
   type ServerProc,
   startMemcached,
   startWalnut,
+  statsDocument,
 } from '../helpers/servers.js'
 import { REPO_ROOT } from '../helpers/shared.js'
 
@@ -124,9 +125,7 @@ async function backendStat(name: string): Promise<number> {
 
 /** walnut's stats document for the pool. */
 async function poolStats(): Promise<Record<string, unknown>> {
-  const c = await connect(walnut.statsPort)
-  const doc = JSON.parse((await c.readUntilClose()).toString('utf8')) as Record<string, unknown>
-  return doc.clients as Record<string, unknown>
+  return (await statsDocument(walnut.statsPort)).clients as Record<string, unknown>
 }
 
 describe('python3 pymemcache', () => {

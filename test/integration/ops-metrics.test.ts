@@ -20,6 +20,7 @@ import {
   type ServerProc,
   startMemcached,
   startWalnut,
+  statsDocument,
 } from '../helpers/servers.js'
 
 interface Family {
@@ -69,11 +70,6 @@ async function scrape(): Promise<string> {
   assert.equal(r.status, 200)
   assert.equal(r.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
   return r.text()
-}
-
-async function statsDoc(): Promise<Record<string, Record<string, unknown>>> {
-  const c = await connect(w.statsPort)
-  return JSON.parse((await c.readUntilClose()).toString('utf8'))
 }
 
 function sample(fams: Family[], name: string, labels: Record<string, string>): number {
@@ -134,7 +130,7 @@ test('after real traffic, every metric equals the stats document; histograms cou
   await sleep(100) // the clients' closes are counted
 
   const text = await scrape()
-  const doc = await statsDoc()
+  const doc = await statsDocument(w.statsPort)
   const fams = parse(text)
   for (const pool of ['mc', 'dead']) {
     const p = doc[pool] as Record<string, unknown>

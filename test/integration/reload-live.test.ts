@@ -17,7 +17,6 @@
 
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
-import { get as httpGet } from 'node:http'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { b, Direct, locate, storage } from '../helpers/memcache.js'
@@ -27,8 +26,10 @@ import {
   connect,
   type ProxyProc,
   type ServerProc,
+  scrapeMetrics,
   startMemcached,
   startWalnut,
+  statsDocument,
 } from '../helpers/servers.js'
 
 /** Occurrences of `text` in the process output. */
@@ -51,20 +52,6 @@ async function seen(w: ProxyProc, text: string, n: number, ms = 10_000): Promise
  */
 function scramble(n: number): string {
   return `${n}-${(Math.imul(n + 1, 0x9e3779b1) >>> 0).toString(36)}`
-}
-
-/** GET /metrics. */
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => {
-        body += c
-      })
-      res.on('end', () => resolve(body))
-    }).on('error', reject)
-  })
 }
 
 async function roundTrip(c: Client, req: Buffer): Promise<string> {
@@ -216,7 +203,7 @@ describe('config reload (SIGUSR1) under load', () => {
     const REFUSED = `reload configuration '${path}' not reloaded, the running one stays: ${path}:3:9: pool 'alpha', key 'hash': directive "hash" is not a valid hash`
     await seen(w, REFUSED, 1)
     // Counted: walnut-only, in the Prometheus exposition (never in the nutcracker JSON).
-    const metrics = await scrape(mport)
+    const metrics = await scrapeMetrics(mport)
     assert.match(metrics, /^walnut_config_reloads_total 5$/m)
     assert.match(metrics, /^walnut_config_reload_failures_total 1$/m)
     assert.match(metrics, /^walnut_config_last_reload_success 0$/m)
@@ -226,11 +213,7 @@ describe('config reload (SIGUSR1) under load', () => {
     assert.equal(await roundTrip(gc, b('get gk\r\n')), 'VALUE gk 0 1\r\ng\r\nEND\r\n')
 
     // The stats document lists the pools and servers of the running config.
-    const sc = await connect(w.statsPort)
-    const doc = JSON.parse((await sc.readUntilClose(3000)).toString('utf8')) as Record<
-      string,
-      Record<string, unknown>
-    >
+    const doc = await statsDocument<Record<string, Record<string, unknown>>>(w.statsPort)
     assert.deepEqual(
       Object.keys(doc).filter((k) => typeof doc[k] === 'object'),
       ['alpha', 'gamma'],

@@ -16,6 +16,7 @@ import {
   type ProxyProc,
   type ServerProc,
   startWalnut,
+  statsDocument,
 } from '../helpers/servers.js'
 import {
   type Certs,
@@ -96,10 +97,8 @@ async function ask(c: Client, ...requests: string[]): Promise<string[]> {
 }
 
 /** The stats document of walnut. */
-async function stats(): Promise<Record<string, Record<string, Record<string, number>>>> {
-  const c = await connect(walnut.statsPort)
-  const text = (await c.readUntilClose()).toString('utf8')
-  return JSON.parse(text)
+function stats(): Promise<Record<string, Record<string, Record<string, number>>>> {
+  return statsDocument(walnut.statsPort)
 }
 
 /** A key count on a redis through its plain port. */

@@ -36,6 +36,7 @@ import {
   connect,
   type ProxyProc,
   type ServerProc,
+  scrapeMetrics,
   startMemcached,
   startRedis,
   startWalnut,
@@ -270,13 +271,6 @@ test("the stats port answers the sum over the workers, in nutcracker's shape", a
   )
 })
 
-/** GET /metrics as text. */
-async function scrape(): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
-  assert.equal(r.status, 200)
-  return r.text()
-}
-
 function sample(text: string, name: string, labels = ''): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `))
   assert.ok(line !== undefined, `${name}${labels} in the exposition`)
@@ -284,7 +278,7 @@ function sample(text: string, name: string, labels = ''): number {
 }
 
 test('/metrics sums the workers the same way; histograms add bucket by bucket', async () => {
-  const text = await scrape()
+  const text = await scrapeMetrics(metricsPort)
   const { doc } = await statsDoc(w.statsPort)
   assert.equal(sample(text, 'walnut_workers'), 2)
   assert.equal(sample(text, 'walnut_worker_restarts_total'), 0)
@@ -374,7 +368,7 @@ test("kill -9 of a worker: restarted with a back-off; its clients reconnect; the
   }
   rdClients.clear()
   for (const [pid, l] of fresh) rdClients.set(pid, [...l, ...(pid === p2 ? survivors : [])])
-  assert.equal(sample(await scrape(), 'walnut_worker_restarts_total'), 2)
+  assert.equal(sample(await scrapeMetrics(metricsPort), 'walnut_worker_restarts_total'), 2)
 })
 
 test('SIGUSR1: every worker reloads the file the primary read; a bad file reaches none', async () => {
@@ -441,8 +435,8 @@ test('SIGUSR1: every worker reloads the file the primary read; a bad file reache
   await c.send('version\r\n')
   assert.match((await c.readMcReply()).toString('latin1'), /^VERSION /)
   for (const l of [...beta.values(), ...found.values()].flat()) await l.close()
-  assert.equal(sample(await scrape(), 'walnut_config_reloads_total'), 1)
-  assert.equal(sample(await scrape(), 'walnut_config_reload_failures_total'), 1)
+  assert.equal(sample(await scrapeMetrics(metricsPort), 'walnut_config_reloads_total'), 1)
+  assert.equal(sample(await scrapeMetrics(metricsPort), 'walnut_config_reload_failures_total'), 1)
 })
 
 test("SIGHUP reopens every log; SIGTTIN/SIGTTOU change every worker's level", async () => {
