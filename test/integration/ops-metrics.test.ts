@@ -11,8 +11,8 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { escapeLabel } from '../../src/stats/prometheus.js'
 import { b, poolsYaml, serverLine } from '../helpers/memcache.js'
+import { histogramLines, labelText } from '../helpers/metrics-text.js'
 import { freePort } from '../helpers/ports.js'
 import {
   connect,
@@ -82,19 +82,8 @@ function sample(fams: Family[], name: string, labels: Record<string, string>): n
 
 /** `_count` of one histogram series, parsed alone with its labels removed. */
 function histogramCount(text: string, family: string, labels: Record<string, string>): number {
-  const lt = Object.entries(labels)
-    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
-    .join(',')
-  const lines = text
-    .split('\n')
-    .filter(
-      (l) =>
-        l === `# TYPE ${family} histogram` ||
-        l.startsWith(`${family}_bucket{${lt},le=`) ||
-        l.startsWith(`${family}_sum{${lt}} `) ||
-        l.startsWith(`${family}_count{${lt}} `),
-    )
-    .map((l) => l.replace(`{${lt},`, '{').replace(`{${lt}} `, ' '))
+  const lt = labelText(labels)
+  const lines = histogramLines(text, family, labels)
   const [f] = parse(`${lines.join('\n')}\n`) as unknown as {
     metrics: { count?: string; buckets?: Record<string, string> }[]
   }[]

@@ -18,7 +18,6 @@ import { LATENCY_BOUNDS_SECONDS, LatencyHistogram } from '../../src/stats/latenc
 import { METRICS, POOL_METRICS, SERVER_METRICS } from '../../src/stats/metrics.js'
 import {
   EXTRA_METRICS,
-  escapeLabel,
   METRICS_CONTENT_TYPE,
   type MetricsPool,
   type MetricsServer,
@@ -27,6 +26,7 @@ import {
   startMetricsServer,
 } from '../../src/stats/prometheus.js'
 import type { StatsLog } from '../../src/stats/server.js'
+import { histogramLines, labelText } from '../helpers/metrics-text.js'
 
 /** One family as parse-prometheus-text-format returns it (values are strings). */
 interface Family {
@@ -108,26 +108,10 @@ function checkShape(text: string, families: Family[]): void {
   }
 }
 
-/** `labels` → `pool="x",server="y"` as rendered, to pick a series' lines. */
-function labelText(labels: Record<string, string>): string {
-  return Object.entries(labels)
-    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
-    .join(',')
-}
-
 /** One histogram series, parsed by the library alone with its identifying labels removed. */
 function histogramSeries(text: string, family: string, labels: Record<string, string>) {
   const lt = labelText(labels)
-  const lines = text
-    .split('\n')
-    .filter(
-      (l) =>
-        l === `# TYPE ${family} histogram` ||
-        l.startsWith(`${family}_bucket{${lt},le=`) ||
-        l.startsWith(`${family}_sum{${lt}} `) ||
-        l.startsWith(`${family}_count{${lt}} `),
-    )
-    .map((l) => l.replace(`{${lt},`, '{').replace(`{${lt}} `, ' '))
+  const lines = histogramLines(text, family, labels)
   assert.equal(lines.length, 1 + LATENCY_BOUNDS_SECONDS.length + 1 + 2, `${family} ${lt}`)
   const [f] = parse(`${lines.join('\n')}\n`)
   const m = f?.metrics[0]
