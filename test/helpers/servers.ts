@@ -10,6 +10,7 @@
  *   whole RESP replies or whole memcache replies), so tests assert the wire format, not a
  *   library's interpretation of it.
  * - statsDocument() / scrapeMetrics() read a running proxy's stats port and `GET /metrics`.
+ * - alive / gone / ppid probe pids; daemonScratch() reaps daemons a test started (-d).
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -26,6 +27,7 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { after } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort, waitForPort } from './ports.js'
 import { REPO_ROOT } from './shared.js'
 
@@ -1057,4 +1059,51 @@ export async function scrapeMetrics(port: number): Promise<string> {
   const r = await fetch(`http://${LOCALHOST}:${port}/metrics`)
   assert.equal(r.status, 200, `GET /metrics on port ${port}`)
   return r.text()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pids and daemons (processes not started through this module)
+
+/** True while process `pid` exists (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Waits until process `pid` is gone; fails after `ms`. */
+export async function gone(pid: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (alive(pid)) {
+    if (Date.now() > deadline) assert.fail(`pid ${pid} still running after ${ms} ms`)
+    await sleep(20)
+  }
+}
+
+/** Field 4 of /proc/<pid>/stat: the parent pid. */
+export function ppid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+}
+
+/**
+ * A temp dir (`<prefix>XXXXXX`) and a set for the pids of daemons a test file
+ * starts (walnut -d: children of nothing tracked here). When the file is done,
+ * the daemons still in the set get SIGKILL and the dir is removed.
+ */
+export function daemonScratch(prefix: string): { dir: string; daemons: Set<number> } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const daemons = new Set<number>()
+  after(() => {
+    for (const pid of daemons) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { dir, daemons }
 }

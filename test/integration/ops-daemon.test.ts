@@ -9,58 +9,23 @@
  * is relayed). `-p` without -d writes the pid file and removes it on exit.
  */
 import assert from 'node:assert/strict'
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { test } from 'node:test'
 import { canConnect, freePort } from '../helpers/ports.js'
-import { connect, runWalnut, startWalnut } from '../helpers/servers.js'
+import {
+  alive,
+  connect,
+  daemonScratch,
+  gone,
+  ppid,
+  runWalnut,
+  startWalnut,
+} from '../helpers/servers.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'walnut-ops-daemon-'))
 /** Daemons started by the tests (not children of anything we track): killed at the end. */
-const daemons = new Set<number>()
-after(() => {
-  for (const pid of daemons) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {}
-  }
-  rmSync(dir, { recursive: true, force: true })
-})
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Field 4 of /proc/<pid>/stat: the parent pid. */
-function ppid(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-}
-
-async function gone(pid: number, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (alive(pid)) {
-    if (Date.now() > deadline) assert.fail(`pid ${pid} still running after ${ms} ms`)
-    await sleep(20)
-  }
-}
+const { dir, daemons } = daemonScratch('walnut-ops-daemon-')
 
 function config(port: number, sock: string): string {
   return (
@@ -112,7 +77,7 @@ test('-d -p: the launcher exits 0; a detached daemon with its pid in the file se
   assert.equal(logText.match(/started on pid/g)?.length, 1, 'the launcher logs no banner')
 
   process.kill(pid, 'SIGTERM')
-  await gone(pid)
+  await gone(pid, 5000)
   daemons.delete(pid)
   assert.ok(!existsSync(pidFile), 'pid file removed')
   assert.ok(!existsSync(sock), 'unix socket removed')

@@ -10,6 +10,8 @@ import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '../helpers/servers.js'
 
+export { alive, gone, ppid } from '../helpers/servers.js'
+
 export const STAMP = String.raw`\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\]`
 
 export function read(path: string): string {
@@ -46,29 +48,6 @@ export function workerPids(log: string): Map<number, number> {
 export async function readyWorkers(log: string, n: number): Promise<Map<number, number>> {
   await waitLines(log, / cli worker \d+ \(pid \d+\) ready$/, n)
   return workerPids(read(log))
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-export async function gone(pid: number, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (alive(pid)) {
-    if (Date.now() > deadline) assert.fail(`pid ${pid} still running after ${ms} ms`)
-    await sleep(20)
-  }
-}
-
-/** Field 4 of /proc/<pid>/stat: the parent pid. */
-export function ppid(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
 }
 
 /** `0100007F:1F90` → 8080 */

@@ -7,27 +7,23 @@
  * pid file; `--workers 1` forks nothing.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '../helpers/ports.js'
-import { connect, runWalnut, startMemcached, startWalnut } from '../helpers/servers.js'
+import {
+  connect,
+  daemonScratch,
+  runWalnut,
+  startMemcached,
+  startWalnut,
+} from '../helpers/servers.js'
 import { alive, gone, ppid, read, readyWorkers, STAMP, waitLines } from './workers-kit.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'walnut-workers-start-'))
 /** Daemons started here (children of nothing we track): killed at the end. */
-const daemons = new Set<number>()
-after(() => {
-  for (const pid of daemons) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {}
-  }
-  rmSync(dir, { recursive: true, force: true })
-})
+const { dir, daemons } = daemonScratch('walnut-workers-start-')
 
 /** The pids of `pid`'s children (Linux /proc). */
 function children(pid: number): number[] {
