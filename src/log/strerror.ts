@@ -5,30 +5,53 @@
  * nutcracker's messages expect glibc's.
  */
 
-const GLIBC_TEXT: Readonly<Record<string, string>> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  EISDIR: 'Is a directory',
-  ENOTDIR: 'Not a directory',
-  EROFS: 'Read-only file system',
-  ENOSPC: 'No space left on device',
-  EEXIST: 'File exists',
-  ELOOP: 'Too many levels of symbolic links',
-  ENAMETOOLONG: 'File name too long',
-  EMFILE: 'Too many open files',
-  ENFILE: 'Too many open files in system',
-  EADDRINUSE: 'Address already in use',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  ECONNREFUSED: 'Connection refused',
-  ENOTFOUND: 'Name or service not known',
+/**
+ * glibc's strerror(3) text by Node's errno name: the one table for log lines
+ * (strerror below) and for failed requests' replies (src/core/errno.ts, which
+ * overrides the name-resolution codes as nutcracker does).
+ */
+const GLIBC_TEXT: ReadonlyMap<string, string> = new Map([
+  ['ENOENT', 'No such file or directory'],
+  ['EACCES', 'Permission denied'],
+  ['EPERM', 'Operation not permitted'],
+  ['EISDIR', 'Is a directory'],
+  ['ENOTDIR', 'Not a directory'],
+  ['EROFS', 'Read-only file system'],
+  ['ENOSPC', 'No space left on device'],
+  ['EEXIST', 'File exists'],
+  ['ELOOP', 'Too many levels of symbolic links'],
+  ['ENAMETOOLONG', 'File name too long'],
+  ['EMFILE', 'Too many open files'],
+  ['ENFILE', 'Too many open files in system'],
+  ['ENOBUFS', 'No buffer space available'],
+  ['ENOMEM', 'Cannot allocate memory'],
+  ['EINVAL', 'Invalid argument'],
+  ['EADDRINUSE', 'Address already in use'],
+  ['EADDRNOTAVAIL', 'Cannot assign requested address'],
+  ['ECONNREFUSED', 'Connection refused'],
+  ['ECONNRESET', 'Connection reset by peer'],
+  ['ECONNABORTED', 'Software caused connection abort'],
+  ['ETIMEDOUT', 'Connection timed out'],
+  ['EHOSTUNREACH', 'No route to host'],
+  ['EHOSTDOWN', 'Host is down'],
+  ['ENETUNREACH', 'Network is unreachable'],
+  ['ENETDOWN', 'Network is down'],
+  ['EPIPE', 'Broken pipe'],
+  // getaddrinfo's EAI_NONAME (gai_strerror), which Node names ENOTFOUND.
+  ['ENOTFOUND', 'Name or service not known'],
+])
+
+/** glibc's text for errno name `code`, or undefined when the table does not have it. */
+export function glibcText(code: string): string | undefined {
+  return GLIBC_TEXT.get(code)
 }
 
 /** strerror-style text for an error thrown by a `node:` API. */
 export function strerror(err: unknown): string {
   if (typeof err !== 'object' || err === null) return String(err)
   const code = (err as { code?: unknown }).code
-  if (typeof code === 'string' && GLIBC_TEXT[code] !== undefined) return GLIBC_TEXT[code]
+  const known = typeof code === 'string' ? GLIBC_TEXT.get(code) : undefined
+  if (known !== undefined) return known
   const message = (err as { message?: unknown }).message
   if (typeof message !== 'string') return String(err)
   // libuv form `CODE: text, syscall 'path'`: keep the text, capitalised.
