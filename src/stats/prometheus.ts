@@ -29,6 +29,7 @@ import { ProxyError } from '../errors.js'
 import { LOG_ERR, LOG_NOTICE, LOG_VERB } from '../log/logger.js'
 import { strerror } from '../log/strerror.js'
 import { LATENCY_BOUNDS_SECONDS, LatencyHistogram } from './latency.js'
+import { bindListener, closeListener } from './listener.js'
 import { METRICS, type MetricKind } from './metrics.js'
 import type { StatsLog } from './server.js'
 
@@ -629,33 +630,17 @@ export async function startMetricsServer(
     sockets.add(s)
     s.once('close', () => sockets.delete(s))
   })
-  await new Promise<void>((done, fail) => {
-    const onError = (err: Error) =>
-      fail(
-        new ProxyError(
-          'NC_ERR_LISTEN',
-          `bind on metrics addr '${host}:${port}' failed: ${strerror(err)}`,
-          { cause: err },
-        ),
-      )
-    server.once('error', onError)
-    server.listen({ host: address, port }, () => {
-      server.off('error', onError)
-      done()
-    })
+  const bound = await bindListener(server, {
+    address,
+    port,
+    bindWhat: `bind on metrics addr '${host}:${port}'`,
+    acceptWhat: `accept on metrics ${host}:${port}`,
+    module: MODULE,
+    log,
   })
-  server.on('error', (err) => {
-    log.log(LOG_ERR, MODULE, `accept on metrics ${host}:${port} failed: ${strerror(err)}`)
-  })
-  const bound = server.address() as AddressInfo
   log.log(LOG_NOTICE, MODULE, `listening on 'http://${host}:${bound.port}${METRICS_PATH}'`)
   return {
     address: bound,
-    close: () =>
-      new Promise<void>((done) => {
-        for (const s of sockets) s.destroy()
-        if (!server.listening) return done()
-        server.close(() => done())
-      }),
+    close: () => closeListener(server, sockets),
   }
 }

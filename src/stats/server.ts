@@ -29,6 +29,7 @@ import { ProxyError } from '../errors.js'
 import { LOG_ERR, LOG_INFO, LOG_NOTICE, LOG_VERB } from '../log/logger.js'
 import { strerror } from '../log/strerror.js'
 import { type StatsView, statsJson } from './json.js'
+import { bindListener, closeListener } from './listener.js'
 
 /** Longest time from accept until the whole document is handed to the kernel. */
 export const STATS_SEND_TIMEOUT_MS = 30_000
@@ -152,35 +153,19 @@ export async function startStatsServer(options: StatsServerOptions): Promise<Sta
     else send(v)
   })
 
-  await new Promise<void>((done, fail) => {
-    const onError = (err: Error) =>
-      fail(
-        new ProxyError(
-          'NC_ERR_LISTEN',
-          `bind on m to stats server addr '${host}:${port}' failed: ${strerror(err)}`,
-          { cause: err },
-        ),
-      )
-    server.once('error', onError)
-    server.listen({ host: address, port }, () => {
-      server.off('error', onError)
-      done()
-    })
+  const bound = await bindListener(server, {
+    address,
+    port,
+    bindWhat: `bind on m to stats server addr '${host}:${port}'`,
+    acceptWhat: `accept on m ${host}:${port}`,
+    module: MODULE,
+    log,
   })
-  server.on('error', (err) => {
-    log.log(LOG_ERR, MODULE, `accept on m ${host}:${port} failed: ${strerror(err)}`)
-  })
-  const bound = server.address() as AddressInfo
   log.log(LOG_NOTICE, MODULE, `m listening on '${host}:${bound.port}'`)
 
   return {
     address: bound,
     openConnections: () => sockets.size,
-    close: () =>
-      new Promise<void>((done) => {
-        for (const s of sockets) s.destroy()
-        if (!server.listening) return done()
-        server.close(() => done())
-      }),
+    close: () => closeListener(server, sockets),
   }
 }
