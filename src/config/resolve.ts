@@ -9,6 +9,7 @@
  */
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
+import { gaiText } from '../log/strerror.js'
 
 /** Host name (never empty, never an IP literal) → one address. Rejects when unresolvable. */
 export type Resolver = (host: string) => Promise<string>
@@ -16,21 +17,10 @@ export type Resolver = (host: string) => Promise<string>
 /** The default resolver: the first address getaddrinfo returns, as nutcracker takes it. */
 export const lookupAddress: Resolver = async (host) => (await lookup(host)).address
 
-/** glibc's gai_strerror texts for the codes node:dns reports. */
-const GAI_TEXT: Readonly<Record<string, string>> = {
-  ENOTFOUND: 'Name or service not known',
-  EAI_NONAME: 'Name or service not known',
-  EAI_AGAIN: 'Temporary failure in name resolution',
-  EAI_FAIL: 'Non-recoverable failure in name resolution',
-  ENODATA: 'No address associated with hostname',
-  EAI_NODATA: 'No address associated with hostname',
-  EAI_FAMILY: 'ai_family not supported',
-  EAI_MEMORY: 'Memory allocation failure',
-}
-
-function gaiText(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code
-  if (typeof code === 'string' && GAI_TEXT[code] !== undefined) return GAI_TEXT[code]
+/** gai_strerror's text for a failed lookup, else what the resolver threw. */
+function gaiReason(err: unknown): string {
+  const text = gaiText(err)
+  if (text !== undefined) return text
   if (err instanceof Error) return err.message
   return String(err)
 }
@@ -39,7 +29,7 @@ function gaiText(err: unknown): string {
 export class ResolveError extends Error {
   override readonly cause: unknown
   constructor(host: string, port: number, cause: unknown) {
-    super(`address resolution of node '${host}' service '${port}' failed: ${gaiText(cause)}`)
+    super(`address resolution of node '${host}' service '${port}' failed: ${gaiReason(cause)}`)
     this.name = 'ResolveError'
     this.cause = cause
   }

@@ -2,8 +2,11 @@
  * C-library wording for system errors (`No such file or directory`), as nutcracker
  * prints them with strerror(3). Node's messages use libuv's wording
  * (`ENOENT: no such file or directory, open 'x'`); operators and scripts that grep
- * nutcracker's messages expect glibc's.
+ * nutcracker's messages expect glibc's. Name lookups get gai_strerror(3)'s texts.
  */
+
+/** gai_strerror(EAI_NONAME): a name that does not resolve. */
+export const NAME_NOT_KNOWN = 'Name or service not known'
 
 /**
  * glibc's strerror(3) text by Node's errno name: the one table for log lines
@@ -38,12 +41,30 @@ const GLIBC_TEXT: ReadonlyMap<string, string> = new Map([
   ['ENETDOWN', 'Network is down'],
   ['EPIPE', 'Broken pipe'],
   // getaddrinfo's EAI_NONAME (gai_strerror), which Node names ENOTFOUND.
-  ['ENOTFOUND', 'Name or service not known'],
+  ['ENOTFOUND', NAME_NOT_KNOWN],
 ])
 
 /** glibc's text for errno name `code`, or undefined when the table does not have it. */
 export function glibcText(code: string): string | undefined {
   return GLIBC_TEXT.get(code)
+}
+
+/** glibc's gai_strerror(3) text by the code node:dns reports for a failed getaddrinfo. */
+const GAI_TEXT: ReadonlyMap<string, string> = new Map([
+  ['ENOTFOUND', NAME_NOT_KNOWN],
+  ['EAI_NONAME', NAME_NOT_KNOWN],
+  ['EAI_AGAIN', 'Temporary failure in name resolution'],
+  ['EAI_FAIL', 'Non-recoverable failure in name resolution'],
+  ['ENODATA', 'No address associated with hostname'],
+  ['EAI_NODATA', 'No address associated with hostname'],
+  ['EAI_FAMILY', 'ai_family not supported'],
+  ['EAI_MEMORY', 'Memory allocation failure'],
+])
+
+/** gai_strerror's text for the code of a failed lookup, or undefined when the table does not have it. */
+export function gaiText(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null | undefined)?.code
+  return typeof code === 'string' ? GAI_TEXT.get(code) : undefined
 }
 
 /** strerror-style text for an error thrown by a `node:` API. */

@@ -27,7 +27,7 @@ import { lookup } from 'node:dns/promises'
 import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { ProxyError } from '../errors.js'
 import { LOG_ERR, LOG_INFO, LOG_NOTICE, LOG_VERB } from '../log/logger.js'
-import { strerror } from '../log/strerror.js'
+import { gaiText, NAME_NOT_KNOWN, strerror } from '../log/strerror.js'
 import { type StatsView, statsJson } from './json.js'
 import { bindListener, closeListener } from './listener.js'
 
@@ -66,20 +66,9 @@ export interface StatsServer {
   close(): Promise<void>
 }
 
-/** getaddrinfo's texts for the failures Node reports (gai_strerror wording). */
-const GAI_TEXT: Readonly<Record<string, string>> = {
-  ENOTFOUND: 'Name or service not known',
-  EAI_NONAME: 'Name or service not known',
-  EAI_AGAIN: 'Temporary failure in name resolution',
-  EAI_FAIL: 'Non-recoverable failure in name resolution',
-  EAI_MEMORY: 'Memory allocation failure',
-  EAI_NODATA: 'No address associated with hostname',
-  ENODATA: 'No address associated with hostname',
-}
-
 function resolutionError(host: string, port: number, cause?: unknown): ProxyError {
-  const code = (cause as { code?: unknown } | undefined)?.code
-  const text = (typeof code === 'string' ? GAI_TEXT[code] : undefined) ?? GAI_TEXT.ENOTFOUND
+  // No code (an empty host) or one gai_strerror does not name: getaddrinfo's EAI_NONAME text.
+  const text = gaiText(cause) ?? NAME_NOT_KNOWN
   return new ProxyError(
     'NC_ERR_LISTEN',
     `address resolution of node '${host}' service '${port}' failed: ${text}`,
