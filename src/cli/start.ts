@@ -3,7 +3,8 @@
  * port, (metrics port), each pool's listener; then serve until a signal asks to
  * stop. Resolves with the exit status.
  *
- * Signals (../shared/spec/cli-config.md §6, nutcracker's log wording):
+ * Signals (../shared/spec/cli-config.md §6, nutcracker's log wording; signals.ts,
+ * shared with the primary of --workers):
  *   SIGHUP           reopen the log file (the notice goes to the old file)
  *   SIGTTIN/SIGTTOU  log level up/down (1 step, 0..11)
  *   SIGUSR1          logged, then the configuration is reloaded (startReloads)
@@ -21,17 +22,15 @@ import type { Config } from '../config/types.js'
 import { ProxyServer } from '../core/index.js'
 import { Reloader } from '../core/reload.js'
 import { resolverFor } from '../core/resolver.js'
-import { LOG_LEVEL_MAX, LOG_LEVEL_MIN, type Logger } from '../log/logger.js'
+import type { Logger } from '../log/logger.js'
 import { protocolFor } from '../proto/index.js'
 import { type MetricsHttpServer, proxyMetrics, startMetricsServer } from '../stats/prometheus.js'
 import { type StatsServer, startStatsServer } from '../stats/server.js'
 import { proxyStatsView } from '../stats/snapshot.js'
 import type { Options } from './args.js'
 import { removePidFile, reportToLauncher, writePidFile } from './daemon.js'
+import { drainProxy, releasePidFile, serveSignals } from './signals.js'
 import { VERSION } from './version.js'
-
-/** After the shutdown, the process ends within this even if a handle is left open. */
-const EXIT_GRACE_MS = 2000
 
 /** A unix-socket listener, with the inode it was bound as (to remove only our own file). */
 interface UnixSocketFile {
@@ -88,94 +87,15 @@ export async function startProxy(
   const socketFiles = unixSocketFiles(config)
   await reportToLauncher({ ok: true, pid: process.pid })
   const reloads = startReloads(proxy, options, logger)
-  return serve(proxy, options, logger, async () => {
-    await reloads.close()
-    await Promise.all([stats?.close(), metrics?.close()])
-    removeSocketFiles(socketFiles, logger)
-    if (pidWritten && pidFile !== undefined) {
-      if (removePidFile(pidFile)) logger.notice('cli', `removed pid file '${pidFile}'`)
-      else logger.warn('cli', `pid file '${pidFile}' no longer holds pid ${process.pid}: left`)
-    }
-  })
-}
-
-/** Waits for signals; resolves with the exit status once a drain has finished. */
-function serve(
-  proxy: ProxyServer,
-  options: Options,
-  logger: Logger,
-  cleanup: () => Promise<void>,
-): Promise<number> {
-  return new Promise<number>((resolve) => {
-    let draining = false
-    let forced = false
-    const stop = (name: string, num: number) => {
-      if (draining) {
-        logger.always('signal', `signal ${num} (${name}) received again, closing all connections`)
-        forced = true
-        void proxy.close()
-        return
-      }
-      draining = true
-      logger.always('signal', `signal ${num} (${name}) received, exiting`)
-      void drain()
-    }
-    const drain = async () => {
-      const t0 = Date.now()
-      const bound = options.drainTimeout
-      // Closed before it is logged: once the line is out, connections are refused.
-      proxy.stopAccepting()
-      logger.notice(
-        'cli',
-        `stopped accepting; draining ${proxy.clientCount} clients for at most ${bound} ms`,
-      )
-      const cut = await proxy.drain(bound)
-      const ms = Date.now() - t0
-      if (forced) logger.notice('cli', `drain cut short after ${ms} ms`)
-      else if (cut > 0)
-        logger.notice('cli', `drain timed out after ${ms} ms: closed ${cut} clients`)
-      else logger.notice('cli', `drained in ${ms} ms`)
-      await cleanup()
-      for (const [sig, fn] of handlers) process.off(sig, fn)
-      logger.always('cli', 'done, exiting')
-      // Every handle is closed by now; this only guards against one left open by mistake.
-      const code = forced ? 1 : 0
-      setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref()
-      resolve(code)
-    }
-    const handlers: [NodeJS.Signals, () => void][] = [
-      ['SIGINT', () => stop('SIGINT', 2)],
-      ['SIGTERM', () => stop('SIGTERM', 15)],
-      [
-        'SIGHUP',
-        () => {
-          logger.always('signal', 'signal 1 (SIGHUP) received, reopening log file')
-          logger.reopen()
-        },
-      ],
-      [
-        'SIGTTIN',
-        () => {
-          logger.always('signal', 'signal 21 (SIGTTIN) received, up logging level')
-          // nutcracker: at the maximum the level stays and only the first line is logged.
-          if (logger.level < LOG_LEVEL_MAX) {
-            logger.always('signal', `up log level to ${logger.levelUp()}`)
-          }
-        },
-      ],
-      [
-        'SIGTTOU',
-        () => {
-          logger.always('signal', 'signal 22 (SIGTTOU) received, down logging level')
-          if (logger.level > LOG_LEVEL_MIN) {
-            logger.always('signal', `down log level to ${logger.levelDown()}`)
-          }
-        },
-      ],
-      ['SIGUSR1', () => logger.always('signal', 'signal 10 (SIGUSR1) received')],
-      ['SIGUSR2', () => logger.always('signal', 'signal 12 (SIGUSR2) received')],
-    ]
-    for (const [sig, fn] of handlers) process.on(sig, fn)
+  return serveSignals(logger, {
+    drain: (forced) => drainProxy(proxy, options.drainTimeout, logger, forced),
+    force: () => void proxy.close(),
+    cleanup: async () => {
+      await reloads.close()
+      await Promise.all([stats?.close(), metrics?.close()])
+      removeSocketFiles(socketFiles, logger)
+      if (pidWritten && pidFile !== undefined) releasePidFile(pidFile, logger)
+    },
   })
 }
 

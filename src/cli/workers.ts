@@ -42,13 +42,7 @@ import type { Config } from '../config/types.js'
 import { ProxyServer } from '../core/index.js'
 import { Reloader, reloadCounters, WATCH_DEBOUNCE_MS } from '../core/reload.js'
 import { resolverFor } from '../core/resolver.js'
-import {
-  LOG_LEVEL_MAX,
-  LOG_LEVEL_MIN,
-  Logger,
-  type LoggerOptions,
-  type LogMessage,
-} from '../log/logger.js'
+import { Logger, type LoggerOptions, type LogMessage } from '../log/logger.js'
 import { protocolFor } from '../proto/index.js'
 import { type StatsView, sumStatsViews } from '../stats/json.js'
 import { POOL_METRICS, SERVER_METRICS } from '../stats/metrics.js'
@@ -64,6 +58,7 @@ import { type StatsServer, startStatsServer } from '../stats/server.js'
 import { proxyStatsView } from '../stats/snapshot.js'
 import type { Options } from './args.js'
 import { DAEMON_ENV, removePidFile, reportToLauncher, writePidFile } from './daemon.js'
+import { drainProxy, releasePidFile, serveSignals } from './signals.js'
 import { VERSION } from './version.js'
 
 /** Set in a worker's environment: its slot, 1..N. */
@@ -80,8 +75,6 @@ export const RESTART_MAX_MS = 10_000
 export const RESTART_STABLE_MS = 10_000
 /** A drain's bound plus this: then the workers still alive are killed. */
 const DRAIN_KILL_GRACE_MS = 5000
-/** After the shutdown, the process ends within this even if a handle is left open. */
-const EXIT_GRACE_MS = 2000
 
 /** Signals a worker ignores: the primary handles them and tells the workers. */
 const WORKER_IGNORED: readonly NodeJS.Signals[] = [
@@ -635,94 +628,25 @@ export async function startWorkers(
   if (problem !== null) return fail(problem)
   await reportToLauncher({ ok: true, pid: process.pid })
   if (options.watchConfig) primary.watch()
-  const stopServers = async () => {
-    await Promise.all([stats?.close(), metrics?.close()])
-    if (pidWritten && pidFile !== undefined) {
-      if (removePidFile(pidFile)) logger.notice('cli', `removed pid file '${pidFile}'`)
-      else logger.warn('cli', `pid file '${pidFile}' no longer holds pid ${process.pid}: left`)
-    }
-  }
-  return servePrimary(primary, options, logger, stopServers)
-}
-
-/** The primary's signals; resolves with the exit status once every worker has exited. */
-function servePrimary(
-  primary: Primary,
-  options: Options,
-  logger: Logger,
-  cleanup: () => Promise<void>,
-): Promise<number> {
-  return new Promise<number>((resolve) => {
-    let stopping = false
-    let forced = false
-    const stop = (name: string, num: number) => {
-      if (stopping) {
-        logger.always('signal', `signal ${num} (${name}) received again, closing all connections`)
-        forced = true
-        void primary.stop('close', DRAIN_KILL_GRACE_MS)
-        return
-      }
-      stopping = true
-      logger.always('signal', `signal ${num} (${name}) received, exiting`)
-      void drain()
-    }
-    const drain = async () => {
+  const running = primary
+  return serveSignals(logger, {
+    drain: async () => {
       const t0 = Date.now()
       logger.notice(
         'cli',
-        `draining ${primary.alive} workers for at most ${options.drainTimeout} ms`,
+        `draining ${running.alive} workers for at most ${options.drainTimeout} ms`,
       )
-      await primary.stop('drain', options.drainTimeout + DRAIN_KILL_GRACE_MS)
+      await running.stop('drain', options.drainTimeout + DRAIN_KILL_GRACE_MS)
       logger.notice('cli', `workers stopped in ${Date.now() - t0} ms`)
-      await cleanup()
-      for (const [sig, fn] of handlers) process.off(sig, fn)
-      logger.always('cli', 'done, exiting')
-      const code = forced ? 1 : 0
-      setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref()
-      resolve(code)
-    }
-    const level = () => primary.broadcast({ t: 'level', level: logger.level })
-    const handlers: [NodeJS.Signals, () => void][] = [
-      ['SIGINT', () => stop('SIGINT', 2)],
-      ['SIGTERM', () => stop('SIGTERM', 15)],
-      [
-        'SIGHUP',
-        () => {
-          logger.always('signal', 'signal 1 (SIGHUP) received, reopening log file')
-          logger.reopen()
-          primary.broadcast({ t: 'reopen' })
-        },
-      ],
-      [
-        'SIGTTIN',
-        () => {
-          logger.always('signal', 'signal 21 (SIGTTIN) received, up logging level')
-          if (logger.level < LOG_LEVEL_MAX) {
-            logger.always('signal', `up log level to ${logger.levelUp()}`)
-            level()
-          }
-        },
-      ],
-      [
-        'SIGTTOU',
-        () => {
-          logger.always('signal', 'signal 22 (SIGTTOU) received, down logging level')
-          if (logger.level > LOG_LEVEL_MIN) {
-            logger.always('signal', `down log level to ${logger.levelDown()}`)
-            level()
-          }
-        },
-      ],
-      [
-        'SIGUSR1',
-        () => {
-          logger.always('signal', 'signal 10 (SIGUSR1) received')
-          if (!stopping) void primary.reload('SIGUSR1')
-        },
-      ],
-      ['SIGUSR2', () => logger.always('signal', 'signal 12 (SIGUSR2) received')],
-    ]
-    for (const [sig, fn] of handlers) process.on(sig, fn)
+    },
+    force: () => void running.stop('close', DRAIN_KILL_GRACE_MS),
+    cleanup: async () => {
+      await Promise.all([stats?.close(), metrics?.close()])
+      if (pidWritten && pidFile !== undefined) releasePidFile(pidFile, logger)
+    },
+    reopened: () => running.broadcast({ t: 'reopen' }),
+    levelChanged: () => running.broadcast({ t: 'level', level: logger.level }),
+    usr1: () => void running.reload('SIGUSR1'),
   })
 }
 
@@ -780,19 +704,7 @@ export function runWorker(options: Options): Promise<number> {
       draining = true
       const p = proxy
       const log = logger
-      const t0 = Date.now()
-      const bound = options.drainTimeout
-      p.stopAccepting()
-      log.notice(
-        'cli',
-        `stopped accepting; draining ${p.clientCount} clients for at most ${bound} ms`,
-      )
-      if (forced) void p.close()
-      const cut = await p.drain(bound)
-      const ms = Date.now() - t0
-      if (forced) log.notice('cli', `drain cut short after ${ms} ms`)
-      else if (cut > 0) log.notice('cli', `drain timed out after ${ms} ms: closed ${cut} clients`)
-      else log.notice('cli', `drained in ${ms} ms`)
+      await drainProxy(p, options.drainTimeout, log, () => forced)
       await reloader?.close()
       end(forced ? 1 : 0)
     }
