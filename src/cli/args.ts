@@ -9,7 +9,7 @@
  * frozen options or the error line to print before the usage text.
  */
 import { parseDnsServers } from '../core/resolver.js'
-import { type GetoptDef, getopt } from './getopt.js'
+import { flagName, type GetoptDef, getopt, getoptMessage } from './getopt.js'
 
 /** A value that failed its check; `message` follows `walnut: ` on stderr. */
 export class ArgFail {
@@ -316,11 +316,6 @@ const GETOPT_DEFS: readonly GetoptDef[] = OPTION_TABLE.map((r) => ({
   hasArg: r.kind === 'value',
 }))
 
-/** How messages name a flag: its short letter if it has one. */
-function flagName(row: Row): string {
-  return row.short === undefined ? `--${row.long}` : `-${row.short}`
-}
-
 /** Parses walnut's main command line (without the node and script words). */
 export function parseArgs(argv: readonly string[]): ParseResult {
   const opts: Record<string, unknown> = {}
@@ -338,24 +333,11 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     opts[row.key] = v
   }
   if (error !== undefined) {
-    switch (error.kind) {
-      case 'unknown':
-        return { ok: false, message: `invalid option -- '${error.text}'` }
-      case 'ambiguous':
-        return {
-          ok: false,
-          message: `option '${error.text}' is ambiguous; possibilities: ${error.candidates.map((c) => `'${c}'`).join(' ')}`,
-        }
-      case 'missing': {
-        const row = OPTION_TABLE[error.def] as Row
-        const need = row.kind === 'value' ? row.missing : 'a value'
-        return { ok: false, message: `option ${flagName(row)} requires ${need}` }
-      }
-      case 'unexpected': {
-        const row = OPTION_TABLE[error.def] as Row
-        return { ok: false, message: `option '--${row.long}' doesn't allow an argument` }
-      }
+    const missing = (def: number) => {
+      const row = OPTION_TABLE[def] as Row
+      return row.kind === 'value' ? row.missing : 'a value'
     }
+    return { ok: false, message: getoptMessage(error, GETOPT_DEFS, missing) }
   }
   return {
     ok: true,

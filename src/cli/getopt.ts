@@ -119,3 +119,29 @@ function matchLong(name: string, defs: readonly GetoptDef[]): number | number[] 
   }
   return candidates.length === 1 ? (candidates[0] as number) : candidates
 }
+
+/** How messages name a flag: its short letter if it has one. */
+export function flagName(def: Pick<GetoptDef, 'short' | 'long'>): string {
+  return def.short === undefined ? `--${def.long}` : `-${def.short}`
+}
+
+/**
+ * `error` in getopt_long's words, as nutcracker's command line prints them.
+ * `missing` says what a value-taking flag at the end requires (`a value` unless told).
+ */
+export function getoptMessage(
+  error: GetoptError,
+  defs: readonly GetoptDef[],
+  missing: (def: number) => string = () => 'a value',
+): string {
+  switch (error.kind) {
+    case 'unknown':
+      return `invalid option -- '${error.text}'`
+    case 'ambiguous':
+      return `option '${error.text}' is ambiguous; possibilities: ${error.candidates.map((c) => `'${c}'`).join(' ')}`
+    case 'missing':
+      return `option ${flagName(defs[error.def] as GetoptDef)} requires ${missing(error.def)}`
+    case 'unexpected':
+      return `option '--${(defs[error.def] as GetoptDef).long}' doesn't allow an argument`
+  }
+}
