@@ -28,22 +28,12 @@ import {
   startMetricsServer,
   sumMetricsData,
 } from '../../src/stats/prometheus.js'
-import { type StatsLog, type StatsServer, startStatsServer } from '../../src/stats/server.js'
+import { type StatsServer, startStatsServer } from '../../src/stats/server.js'
+import { memoryLog } from '../helpers/memory-log.js'
 
 const CONFIG_TEXT =
   'beta:\n  listen: 127.0.0.1:1\n  servers:\n   - 127.0.0.1:11212:1 two\n   - 127.0.0.1:11211:1 one\n' +
   'al:\n  listen: 127.0.0.1:2\n  servers:\n   - 127.0.0.1:11213:1\n'
-
-function memoryLog(): StatsLog & { lines: string[] } {
-  const lines: string[] = []
-  return {
-    lines,
-    enabled: () => true,
-    log(level, module, message) {
-      lines.push(`${level} ${module} ${typeof message === 'string' ? message : message()}`)
-    },
-  }
-}
 
 describe('--workers', () => {
   test('default 1; 1..256; a number', () => {

@@ -18,26 +18,10 @@ import {
   SERVER_METRICS,
   type ServerMetricName,
 } from '../../src/stats/metrics.js'
-import {
-  STATS_LINGER_MS,
-  type StatsLog,
-  type StatsServer,
-  startStatsServer,
-} from '../../src/stats/server.js'
+import { STATS_LINGER_MS, type StatsServer, startStatsServer } from '../../src/stats/server.js'
+import { memoryLog } from '../helpers/memory-log.js'
 
 const HOST = '127.0.0.1'
-
-/** A logger that keeps every line it is given, at any level. */
-function memoryLog(): StatsLog & { lines: string[] } {
-  const lines: string[] = []
-  return {
-    lines,
-    enabled: () => true,
-    log(level, module, message) {
-      lines.push(`${level} ${module} ${typeof message === 'string' ? message : message()}`)
-    },
-  }
-}
 
 /** A view whose `requests` of the only server is `n`. */
 function viewWith(n: number): StatsView {
