@@ -259,10 +259,11 @@ export function renderMetrics(snap: MetricsSnapshot): string {
   for (const f of fieldsOf('server', firstServer?.counters)) {
     const name = familyName('walnut_server_', f.name, f.kind)
     out.family(name, PROM_TYPE[f.kind], f.help)
-    const scale = f.kind === 'timestamp' ? 1e-6 : 1
+    // Timestamps are µs; divide (not * 1e-6) so the seconds are the exact decimal.
+    const divisor = f.kind === 'timestamp' ? 1e6 : 1
     for (const p of pools) {
       for (const s of p.servers)
-        out.sample(name, serverLabels(p, s), field(s.counters, f.name) * scale)
+        out.sample(name, serverLabels(p, s), field(s.counters, f.name) / divisor)
     }
   }
   out.family(
