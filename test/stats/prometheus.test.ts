@@ -193,7 +193,7 @@ describe('renderMetrics', () => {
       const name = expectedName('server', m.name, m.kind)
       const f = family(families, name)
       assert.equal(f.type, m.kind === 'counter' ? 'COUNTER' : 'GAUGE', name)
-      const scale = m.kind === 'timestamp' ? 1e-6 : 1
+      const divisor = m.kind === 'timestamp' ? 1e6 : 1
       for (const [p, s] of [
         [alpha, s1],
         [alpha, s2],
@@ -202,7 +202,7 @@ describe('renderMetrics', () => {
         const labels = { pool: p.config.name, server: s.config.name }
         assert.equal(
           value(families, name, labels),
-          s.counters[m.name] * scale,
+          s.counters[m.name] / divisor,
           `${name} ${s.config.name}`,
         )
       }
