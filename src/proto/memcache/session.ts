@@ -299,32 +299,36 @@ export class MemcacheClientSession implements ClientSession {
       touched[k + 1] = v
     }
     const verb = p.kind === CMD_GETS ? GETS : GET
-    const merge = new GetMerge(n, ntouched)
+    const verbLen = verb.length
+    const merge = new GetMerge(n, ntouched, verbLen)
+    const slots = merge.slots
     api.beginSplit(merge)
     for (let f = 0; f < ntouched; f++) {
       const s = touched[f]!
       const slot = s + 1
-      const bytes = Buffer.allocUnsafe(verb.length + this.serverBytes[slot]! + 3)
-      verb.copy(bytes, 0)
-      let at = verb.length
+      const bytes = Buffer.allocUnsafe(verbLen + this.serverBytes[slot]! + 3)
+      for (let k = 0; k < verbLen; k++) bytes[k] = verb[k]!
+      let at = verbLen
+      let firstLen = 0
       for (let j = this.serverHead[slot]!; j !== -1; j = keyNext[j]!) {
         bytes[at++] = SP
-        const start = p.keyStart(j)
-        const end = p.keyEnd(j)
-        stream.copyOut(start, end, bytes, at)
-        merge.addKey(f, j, at, end - start)
-        at += end - start
+        const kb = stream.resolve(p.keyStart(j), p.keyEnd(j))
+        const ke = stream.re
+        if (at === verbLen + 1) firstLen = ke - stream.rs
+        // Keys are short (250 bytes at most): a byte loop beats Buffer#copy's view.
+        for (let k = stream.rs; k < ke; k++) bytes[at++] = kb[k]!
+        slots[3 * j] = f
+        slots[3 * j + 1] = -1
       }
       // nutcracker: a trailing space before CRLF.
       bytes[at++] = SP
       bytes[at++] = CR
       bytes[at] = LF
-      merge.setFragment(f, bytes)
-      // The fragment's first key picks its server connection (ClientApi.fragment).
-      const first = this.serverHead[slot]!
-      const kb = stream.resolve(p.keyStart(first), p.keyEnd(first))
+      merge.reqs[f] = bytes
       this.serverHead[slot] = -1
-      api.fragment(s, bytes, kb, stream.rs, stream.re)
+      // The fragment's first key picks its server connection (ClientApi.fragment);
+      // it sits right after the verb and its space.
+      api.fragment(s, bytes, bytes, verbLen + 1, verbLen + 1 + firstLen)
     }
     api.endSplit()
   }
@@ -350,7 +354,8 @@ export class MemcacheClientSession implements ClientSession {
 
 /**
  * Merges the replies to a multi-get's fragments into one `VALUE ... END`
- * reply, built from views of the servers' reply chunks (values are not copied).
+ * reply, built from one view of each fragment's reply (values are not copied
+ * unless a reply spans socket chunks).
  *
  * M5: items come out in request order. For each requested key, in order, the
  * next unused item of its fragment's reply is taken if that item's key equals
@@ -362,69 +367,49 @@ export class MemcacheClientSession implements ClientSession {
  * `SERVER_ERROR <the server's line>` (see docs/memcache.md). Either way the
  * client connection stays usable; with several failures the lowest fragment
  * index wins (deterministic).
+ *
+ * Per request it holds two small arrays and the hook itself, nothing per key:
+ * the requested keys are read back from the fragments' request bytes.
  */
-export class GetMerge implements SplitHook, PieceSink {
-  /** Per requested key (request order): its fragment, and its bytes inside that fragment's request. */
-  private readonly keyFrag: Int32Array
-  private readonly keyOff: Int32Array
-  private readonly keyLen: Int32Array
-  /** Next requested key of the same fragment, -1 at the end. */
-  private readonly keyNext: Int32Array
-  /** Per fragment: first and last requested key, and the request bytes (they hold the keys). */
-  private readonly fragHead: Int32Array
-  private readonly fragTail: Int32Array
-  private readonly frags: Buffer[]
-  /** Per requested key: pieces [first, end) of its item in the lists below; first = -1: missing. */
-  private readonly pieceFirst: Int32Array
-  private readonly pieceEnd: Int32Array
-  private readonly bufs: Buffer[] = []
-  private readonly starts: number[] = []
-  private readonly ends: number[] = []
+export class GetMerge implements SplitHook {
+  /**
+   * Per requested key j (request order), filled by the session: `3j` its
+   * fragment; then `3j+1`, `3j+2` its item's bounds in `reps[fragment]`, or -1
+   * at `3j+1` while it has none.
+   */
+  readonly slots: number[]
+  /** Per fragment: its request bytes (`get k1 k2 \r\n`, set by the session), and its reply. */
+  readonly reqs: Buffer[]
+  private readonly reps: Buffer[]
+  /** Length of the verb (`get`, `gets`) that starts every fragment's request. */
+  private readonly verbLen: number
   private failedFrag = -1
   private failure: Buffer | null = null
 
-  constructor(nkeys: number, nfrags: number) {
-    this.keyFrag = new Int32Array(nkeys)
-    this.keyOff = new Int32Array(nkeys)
-    this.keyLen = new Int32Array(nkeys)
-    this.keyNext = new Int32Array(nkeys)
-    this.pieceFirst = new Int32Array(nkeys).fill(-1)
-    this.pieceEnd = new Int32Array(nkeys)
-    this.fragHead = new Int32Array(nfrags).fill(-1)
-    this.fragTail = new Int32Array(nfrags)
-    this.frags = new Array<Buffer>(nfrags)
-  }
-
-  /** Requested key `j` (keys added in request order) is at `frags[f][off, off+len)`. */
-  addKey(f: number, j: number, off: number, len: number): void {
-    this.keyFrag[j] = f
-    this.keyOff[j] = off
-    this.keyLen[j] = len
-    this.keyNext[j] = -1
-    if (this.fragHead[f] === -1) this.fragHead[f] = j
-    else this.keyNext[this.fragTail[f]!] = j
-    this.fragTail[f] = j
-  }
-
-  setFragment(f: number, bytes: Buffer): void {
-    this.frags[f] = bytes
+  constructor(nkeys: number, nfrags: number, verbLen: number) {
+    this.slots = new Array<number>(3 * nkeys)
+    this.reqs = new Array<Buffer>(nfrags)
+    this.reps = new Array<Buffer>(nfrags)
+    this.verbLen = verbLen
   }
 
   fragmentReply(i: number, frame: ReplyFrame): void {
     const kind = frame.kind
-    if (kind === MC_VALUE || kind === MC_END) {
+    if (kind === MC_VALUE) {
       // Our server sessions hand over ReplyParser frames, which carry key bounds.
       this.match(i, frame as MemcacheReplyFrame)
+    } else if (kind === MC_END) {
+      // No item: every key of this fragment stays missing.
     } else if (kind === MC_SERVER_ERROR || kind === MC_CLIENT_ERROR || kind === MC_ERROR) {
-      this.fail(i, errorLine(frame))
-    } else {
+      if (this.first(i)) this.fail(i, errorLine(frame))
+    } else if (this.first(i)) {
       // A well-formed reply that no get can have (STORED, a number, ...).
       this.fail(i, serverError(INVALID_ARGUMENT))
     }
   }
 
   fragmentError(i: number, reason: string): void {
-    this.fail(i, serverError(reason))
+    if (this.first(i)) this.fail(i, serverError(reason))
   }
 
   finish(out: PieceSink): void {
@@ -433,69 +418,52 @@ export class GetMerge implements SplitHook, PieceSink {
       out.piece(failure, 0, failure.length)
       return
     }
-    const n = this.pieceFirst.length
-    for (let j = 0; j < n; j++) {
-      const first = this.pieceFirst[j]!
-      if (first < 0) continue
-      const end = this.pieceEnd[j]!
-      for (let k = first; k < end; k++) out.piece(this.bufs[k]!, this.starts[k]!, this.ends[k]!)
+    const slots = this.slots
+    const reps = this.reps
+    for (let k = 0; k < slots.length; k += 3) {
+      const s = slots[k + 1]!
+      if (s >= 0) out.piece(reps[slots[k]!]!, s, slots[k + 2]!)
     }
     out.piece(END, 0, END.length)
   }
 
-  /** @internal PieceSink: collects the pieces of a matched item (views, not copies). */
-  piece(buf: Buffer, start: number, end: number): void {
-    this.bufs.push(buf)
-    this.starts.push(start)
-    this.ends.push(end)
-  }
-
   private match(f: number, frame: MemcacheReplyFrame): void {
-    const stream = frame.stream
     const count = frame.count
-    const frag = this.frags[f]!
+    const base = frame.start
+    // The whole reply as one buffer: a view of its chunk, or a copy if it spans chunks.
+    const rep = frame.stream.view(base, frame.end)
+    this.reps[f] = rep
+    const req = this.reqs[f]!
+    const slots = this.slots
+    // Walks this fragment's keys in the request bytes: `<verb> k1 k2 ... \r\n`.
+    let at = this.verbLen
     let item = 0
-    for (let j = this.fragHead[f]!; j !== -1 && item < count; j = this.keyNext[j]!) {
-      if (
-        !sameKey(
-          stream,
-          frame.keyStart(item),
-          frame.keyEnd(item),
-          frag,
-          this.keyOff[j]!,
-          this.keyLen[j]!,
-        )
-      ) {
-        continue // missing at the server
-      }
-      this.pieceFirst[j] = this.bufs.length
-      stream.pieces(frame.elemStart(item), frame.elemEnd(item), this)
-      this.pieceEnd[j] = this.bufs.length
+    for (let k = 0; k < slots.length && item < count; k += 3) {
+      if (slots[k] !== f) continue
+      const ks = at + 1
+      let ke = ks
+      while (req[ke] !== SP) ke++
+      at = ke
+      const rs = frame.keyStart(item) - base
+      if (frame.keyEnd(item) - base - rs !== ke - ks) continue // missing at the server
+      let d = 0
+      while (d < ke - ks && rep[rs + d] === req[ks + d]) d++
+      if (d !== ke - ks) continue
+      slots[k + 1] = frame.elemStart(item) - base
+      slots[k + 2] = frame.elemEnd(item) - base
       item++
     }
   }
 
-  private fail(i: number, reply: Buffer): void {
-    if (this.failedFrag === -1 || i < this.failedFrag) {
-      this.failedFrag = i
-      this.failure = reply
-    }
+  /** True when fragment `i` would be the failure reported: only the first one is built. */
+  private first(i: number): boolean {
+    return this.failedFrag === -1 || i < this.failedFrag
   }
-}
 
-function sameKey(
-  stream: InputStream,
-  start: number,
-  end: number,
-  frag: Buffer,
-  off: number,
-  len: number,
-): boolean {
-  if (end - start !== len) return false
-  const buf = stream.resolve(start, end)
-  const s = stream.rs
-  for (let k = 0; k < len; k++) if (buf[s + k] !== frag[off + k]) return false
-  return true
+  private fail(i: number, reply: Buffer): void {
+    this.failedFrag = i
+    this.failure = reply
+  }
 }
 
 /**
