@@ -90,6 +90,7 @@ export const REJECT_REPLIES: readonly Buffer[] = REJECT_TEXT.map((t) => Buffer.f
 const SP = 0x20
 const CR = 0x0d
 const LF = 0x0a
+const NUL = 0x00
 const MINUS = 0x2d
 const D0 = 0x30
 const D9 = 0x39
@@ -157,6 +158,13 @@ export class RequestParser implements PieceSink {
   noreply = false
   /** Number of keys recorded (get/gets: all; other keyed commands: 1). */
   nkeys = 0
+  /** A key holds LF or NUL (noted while scanning, so the session need not rescan keys). */
+  keyLfNul = false
+  /**
+   * A number token (flags, exptime, cas unique, ...) has 19 digits or more, leading
+   * zeros included: the session then checks it against memcached's 64-bit bounds.
+   */
+  longNumber = false
   /** E_* reason of a REJECT or FATAL. */
   error = E_NONE
   /** Absolute offset of the offending token or byte of a REJECT or FATAL. */
@@ -251,14 +259,23 @@ export class RequestParser implements PieceSink {
           break
         }
         case S_NAME: {
-          const c = buf[i]!
-          if (c === SP || c === CR) {
-            this.endName(c === CR, base + i)
-          } else {
-            this.nameCode = nameStep(this.nameCode, this.nameLen, c)
-            this.nameLen++
+          let code = this.nameCode
+          let len = this.nameLen
+          let j = i
+          while (j < to) {
+            const c = buf[j]!
+            if (c === SP || c === CR) break
+            code = nameStep(code, len, c)
+            len++
+            j++
           }
-          i++
+          this.nameCode = code
+          this.nameLen = len
+          i = j
+          if (j < to) {
+            this.endName(buf[j] === CR, base + j)
+            i++
+          }
           break
         }
         case S_GAP: {
@@ -277,7 +294,10 @@ export class RequestParser implements PieceSink {
           let j = i
           while (j < to) {
             const c = buf[j]!
-            if (c === SP || c === CR) break
+            if (c <= SP) {
+              if (c === SP || c === CR) break
+              if (c === LF || c === NUL) this.keyLfNul = true
+            }
             j++
           }
           i = j
@@ -417,6 +437,8 @@ export class RequestParser implements PieceSink {
     this.dataEnd = -1
     this.noreply = false
     this.nkeys = 0
+    this.keyLfNul = false
+    this.longNumber = false
     this.error = E_NONE
     this.errorAt = -1
     this.syntax = SYN_BARE
@@ -478,6 +500,7 @@ export class RequestParser implements PieceSink {
   }
 
   private endNumber(): void {
+    if (this.numDigits >= 19) this.longNumber = true
     const ok = this.numDigits > 0 && !this.numBad
     const type = this.tokType
     if (type === T_BYTES) {

@@ -59,7 +59,6 @@ const SERVER_ERROR = Buffer.from('SERVER_ERROR ', 'latin1')
 const SP = 0x20
 const CR = 0x0d
 const LF = 0x0a
-const NUL = 0x00
 const MINUS = 0x2d
 const ZERO = 0x30
 /**
@@ -158,8 +157,8 @@ export class MemcacheClientSession implements ClientSession {
     const stream = this.stream
     if (
       (p.lineEnd - p.start > MEMCACHED_LINE_MAX && !(p.nkeys > 1 && isRetrieval(p.kind))) ||
-      (p.nkeys > 0 && this.unsafeKeys(p)) ||
-      (p.dataStart >= 0 && this.numbersTooLarge(p))
+      p.keyLfNul ||
+      (p.dataStart >= 0 && p.longNumber && this.numbersTooLarge(p))
     ) {
       // Refused as a bad command line (M2): memcached would frame it differently, or
       // drop the connection all clients share (docs/failures.md).
@@ -196,25 +195,12 @@ export class MemcacheClientSession implements ClientSession {
     api.forward(server, stream, p.start, p.end, p.noreply ? F_NOREPLY : 0, null)
   }
 
-  /**
-   * True when a key holds LF or NUL. memcached ends a command line at LF and
-   * reads it as a C string (a NUL ends it), so it would see other commands than
-   * walnut does, and answer a different number of them: on a server connection
-   * shared by many clients, those replies would then be matched with other
-   * clients' requests (request smuggling). nutcracker forwards such keys
-   * (spec §2); walnut refuses them (docs/failures.md).
-   */
-  private unsafeKeys(p: RequestParser): boolean {
-    const stream = this.stream
-    for (let j = 0; j < p.nkeys; j++) {
-      const buf = stream.resolve(p.keyStart(j), p.keyEnd(j))
-      for (let i = stream.rs; i < stream.re; i++) {
-        const c = buf[i]
-        if (c === LF || c === NUL) return true
-      }
-    }
-    return false
-  }
+  // A key holding LF or NUL (the parser's `keyLfNul`) is refused: memcached ends a
+  // command line at LF and reads it as a C string (a NUL ends it), so it would see
+  // other commands than walnut does, and answer a different number of them: on a
+  // server connection shared by many clients, those replies would then be matched
+  // with other clients' requests (request smuggling). nutcracker forwards such keys
+  // (spec §2); walnut refuses them (docs/failures.md).
 
   /**
    * True when a storage command's flags or cas unique exceeds 2^64-1, or its
@@ -223,6 +209,7 @@ export class MemcacheClientSession implements ClientSession {
    * data block as commands of its own: more replies than requests, matched
    * with other clients' requests. nutcracker forwards them (spec §2: digits,
    * no range check); walnut answers CLIENT_ERROR itself (docs/failures.md).
+   * Only called when the parser saw a number of 19 digits or more (`longNumber`).
    */
   private numbersTooLarge(p: RequestParser): boolean {
     const stream = this.stream
