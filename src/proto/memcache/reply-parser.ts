@@ -177,7 +177,9 @@ export class ReplyParser implements MemcacheReplyFrame, PieceSink {
             break
           }
           i = j + 1
-          if (this.line(base + i)) {
+          // The line lies in this piece unless it began in an earlier one.
+          const ls = this.lineStart - base
+          if (ls >= from ? this.line(buf, ls, base + i) : this.line(null, 0, base + i)) {
             this.pos = base + i
             return
           }
@@ -226,16 +228,27 @@ export class ReplyParser implements MemcacheReplyFrame, PieceSink {
     this.result = RP_ERROR
   }
 
-  /** A line `[lineStart, lineEnd)` ended with LF. Returns true when next() must return. */
-  private line(lineEnd: number): boolean {
+  /**
+   * A line `[lineStart, lineEnd)` ended with LF; it starts at `buf[at]` when the
+   * caller has it in one piece (`buf` null: resolved here). Returns true when
+   * next() must return.
+   */
+  private line(piece: Buffer | null, at: number, lineEnd: number): boolean {
     const lineStart = this.lineStart
     const len = lineEnd - lineStart
     if (len > this.maxLine) {
       this.dead(lineEnd)
       return true
     }
-    const buf = this.stream.resolve(lineStart, lineEnd)
-    const s = this.stream.rs
+    let buf: Uint8Array
+    let s: number
+    if (piece !== null) {
+      buf = piece
+      s = at
+    } else {
+      buf = this.stream.resolve(lineStart, lineEnd)
+      s = this.stream.rs
+    }
     const n = len - 2 // without CRLF
     if (n < 0 || buf[s + n] !== CR) {
       this.dead(lineEnd)

@@ -427,15 +427,20 @@ export class GetMerge implements SplitHook {
     let item = 0
     for (let k = 0; k < slots.length && item < count; k += 3) {
       if (slots[k] !== f) continue
+      // The requested key is req[ks..) up to a space: compare it with the item's key.
       const ks = at + 1
-      let ke = ks
-      while (req[ke] !== SP) ke++
-      at = ke
       const rs = frame.keyStart(item) - base
-      if (frame.keyEnd(item) - base - rs !== ke - ks) continue // missing at the server
+      const len = frame.keyEnd(item) - base - rs
       let d = 0
-      while (d < ke - ks && rep[rs + d] === req[ks + d]) d++
-      if (d !== ke - ks) continue
+      while (d < len && rep[rs + d] === req[ks + d]) d++
+      if (d !== len || req[ks + len] !== SP) {
+        // Missing at the server: skip the requested key.
+        let ke = ks + d
+        while (req[ke] !== SP) ke++
+        at = ke
+        continue
+      }
+      at = ks + len
       slots[k + 1] = frame.elemStart(item) - base
       slots[k + 2] = frame.elemEnd(item) - base
       item++
