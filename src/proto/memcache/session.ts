@@ -191,7 +191,9 @@ export class MemcacheClientSession implements ClientSession {
         break
     }
     const buf = stream.resolve(p.keyStart(0), p.keyEnd(0))
-    const server = api.serverFor(buf, stream.rs, stream.re)
+    // Offsets inside a chunk are small; `| 0` hands the hash integers, not doubles
+    // (the parser keeps absolute offsets in a Float64Array).
+    const server = api.serverFor(buf, stream.rs | 0, stream.re | 0)
     api.forward(server, stream, p.start, p.end, p.noreply ? F_NOREPLY : 0, null)
   }
 
@@ -259,7 +261,7 @@ export class MemcacheClientSession implements ClientSession {
       const start = p.keyStart(j)
       const end = p.keyEnd(j)
       const buf = stream.resolve(start, end)
-      const s = api.serverFor(buf, stream.rs, stream.re)
+      const s = api.serverFor(buf, stream.rs | 0, stream.re | 0)
       const slot = s + 1
       if (slot >= this.serverHead.length) this.growServers(slot + 1)
       keyNext[j] = -1
@@ -300,10 +302,12 @@ export class MemcacheClientSession implements ClientSession {
       for (let j = this.serverHead[slot]!; j !== -1; j = keyNext[j]!) {
         bytes[at++] = SP
         const kb = stream.resolve(p.keyStart(j), p.keyEnd(j))
-        const ke = stream.re
-        if (at === verbLen + 1) firstLen = ke - stream.rs
+        // Offsets inside a chunk are small: `| 0` keeps the loop on integer indices.
+        const ks = stream.rs | 0
+        const ke = stream.re | 0
+        if (at === verbLen + 1) firstLen = ke - ks
         // Keys are short (250 bytes at most): a byte loop beats Buffer#copy's view.
-        for (let k = stream.rs; k < ke; k++) bytes[at++] = kb[k]!
+        for (let k = ks; k < ke; k++) bytes[at++] = kb[k]!
         slots[3 * j] = f
         slots[3 * j + 1] = -1
       }
@@ -429,8 +433,9 @@ export class GetMerge implements SplitHook {
       if (slots[k] !== f) continue
       // The requested key is req[ks..) up to a space: compare it with the item's key.
       const ks = at + 1
-      const rs = frame.keyStart(item) - base
-      const len = frame.keyEnd(item) - base - rs
+      // Offsets inside one reply are small: `| 0` keeps the loop on integer indices.
+      const rs = (frame.keyStart(item) - base) | 0
+      const len = (frame.keyEnd(item) - base - rs) | 0
       let d = 0
       while (d < len && rep[rs + d] === req[ks + d]) d++
       if (d !== len || req[ks + len] !== SP) {
