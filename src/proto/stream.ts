@@ -56,8 +56,12 @@ export class InputStream {
     while (n < len && this.bases[n]! + this.chunks[n]!.length <= off) n++
     if (n === 0) return
     if (n === len) {
-      this.chunks.length = 0
-      this.bases.length = 0
+      // pop() keeps the arrays' storage; `length = 0` takes V8's slow path and frees it,
+      // so the next push would grow the arrays again (this runs once per request).
+      while (this.chunks.length > 0) {
+        this.chunks.pop()
+        this.bases.pop()
+      }
     } else {
       this.chunks.splice(0, n)
       this.bases.splice(0, n)
