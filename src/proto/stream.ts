@@ -97,8 +97,10 @@ export class InputStream {
     const chunk = this.chunks[i]!
     const local = start - this.bases[i]!
     if (local + (end - start) <= chunk.length) {
-      this.rs = local
-      this.re = local + (end - start)
+      // Offsets inside a chunk fit int32; `| 0` keeps them small integers (Smis), not
+      // doubles, for the byte loops and hash functions that index with them.
+      this.rs = local | 0
+      this.re = (local + (end - start)) | 0
       return chunk
     }
     const len = end - start
@@ -106,7 +108,7 @@ export class InputStream {
       this.scratch = Buffer.allocUnsafe(Math.max(len, this.scratch.length * 2))
     this.copyOut(start, end, this.scratch, 0)
     this.rs = 0
-    this.re = len
+    this.re = len | 0
     return this.scratch
   }
 

@@ -176,8 +176,8 @@ export class RequestParser {
     const s = this.argStarts[i]!
     const e = this.argEnds[i]!
     if (this.inline) {
-      this.rs = s
-      this.re = e
+      this.rs = s | 0
+      this.re = e | 0
       return this.ibuf
     }
     const buf = this.stream.resolve(s, e)
