@@ -126,7 +126,13 @@ walnut_ensure_node_modules() {
     return 0
   fi
   walnut_log "npm ci (node_modules missing or out of date)"
-  npm ci --no-audit --no-fund || walnut_die "npm ci failed"
+  if ! npm ci --no-audit --no-fund; then
+    # npm 10/11 sometimes writes a lock without the other platforms' optional packages (Biome's
+    # binaries; npm/cli#4828, #8320), and then refuses `npm ci`. `npm install` installs the
+    # same pinned versions from that lock and adds what is missing.
+    walnut_log "npm ci refused the lock file; npm install instead"
+    npm install --no-audit --no-fund || walnut_die "npm install failed"
+  fi
 }
 
 # Run directly: install everything scripts/test.sh needs.
