@@ -164,6 +164,60 @@ export class ReplyParser implements ReplyFrame {
     this.depth = d + 1
   }
 
+  /**
+   * Frames a status, error, integer or bulk reply that lies whole in `chunk`
+   * from `i0`, without the state machine. Anything else (cut by the chunk's
+   * end, malformed) returns false and leaves the parser as it was: the state
+   * machine then reads the same bytes and reaches the same result.
+   */
+  private fastReply(chunk: Buffer, base: number, i0: number): boolean {
+    const len = chunk.length
+    const t = chunk[i0]!
+    let i = i0 + 1
+    if (t === 43 || t === 45) {
+      const cr = chunk.indexOf(CR, i)
+      if (cr < 0 || cr + 1 >= len || chunk[cr + 1] !== LF) return false
+      i = cr + 2
+    } else if (t === 58) {
+      if (i < len && chunk[i] === MINUS) i++
+      const f = i
+      while (i < len && chunk[i]! >= ZERO && chunk[i]! <= NINE) i++
+      if (i === f || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return false
+      i += 2
+    } else if (t === 36) {
+      if (i < len && chunk[i] === MINUS) {
+        // Only `$-1` (a null bulk) is a valid negative length.
+        if (i + 3 >= len || chunk[i + 1] !== 49 || chunk[i + 2] !== CR || chunk[i + 3] !== LF) {
+          return false
+        }
+        i += 4
+      } else {
+        let n = 0
+        const f = i
+        while (i < len) {
+          const c = chunk[i]!
+          if (c < ZERO || c > NINE) break
+          n = n * 10 + (c - ZERO)
+          i++
+        }
+        if (i === f || i - f > 9 || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) {
+          return false
+        }
+        i += 2 + n
+        if (i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return false
+        i += 2
+      }
+    } else {
+      return false
+    }
+    this.start = base + i0
+    this.kind = t
+    this.count = 0
+    this.end = base + i
+    this.pos = this.end
+    return true
+  }
+
   private scan(chunk: Buffer, base: number): number {
     const len = chunk.length
     let i = this.pos - base
@@ -172,6 +226,8 @@ export class ReplyParser implements ReplyFrame {
       switch (this.state) {
         case S_TYPE:
           if (this.depth === 0) {
+            // Most replies are one simple value lying whole in the chunk: frame it in one pass.
+            if (c !== 42 && this.fastReply(chunk, base, i)) return FRAME
             this.start = base + i
             this.kind = c
             this.count = 0
