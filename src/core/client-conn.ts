@@ -38,6 +38,7 @@ import { connections } from './counters.js'
 import { type Flushable, markDirty } from './flush.js'
 import { CLOSE_CLEAN, CLOSE_ERROR, CLOSE_NONE, Msg } from './msg.js'
 import type { Pool } from './pool.js'
+import { onChunks } from './socket-read.js'
 
 /** How long a connection the proxy closes keeps reading (and dropping) input after its FIN. */
 export const LINGER_MS = 2000
@@ -96,7 +97,7 @@ export class ClientConn implements ClientApi, Flushable {
     pool.counters.client_connections++
     socket.setNoDelay(true)
     if (pool.config.tcpkeepalive) socket.setKeepAlive(true)
-    socket.on('data', this.onData)
+    onChunks(socket, this.onData)
     socket.on('end', this.onEnd)
     socket.on('error', this.onError)
     socket.on('close', this.onClose)

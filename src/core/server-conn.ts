@@ -17,7 +17,7 @@
  * the whole connection rather than the late request alone: docs/failures.md §1.
  */
 
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { LOG_ERR, LOG_INFO, LOG_VVERB } from '../log/logger.js'
 import { F_NOREPLY, type ReplyFrame, type ServerApi, type ServerSession } from '../proto/types.js'
 import { OutQueue } from './bytes.js'
@@ -26,6 +26,7 @@ import { REASON_INVALID, REASON_UNKNOWN, reasonOf } from './errno.js'
 import { type Flushable, markDirty } from './flush.js'
 import { Msg } from './msg.js'
 import type { Server } from './server.js'
+import { connectDirect, onChunks } from './socket-read.js'
 import { untime } from './timeouts.js'
 import {
   connectBackend,
@@ -83,15 +84,15 @@ export class ServerConn implements ServerApi, Flushable {
     this.socket = this.tls
       ? connectBackend(pool.config, addr, server.host)
       : addr.kind === 'unix'
-        ? connect({ path: addr.path })
-        : connect({ host: server.host, port: addr.port, noDelay: true })
+        ? connectDirect({ path: addr.path })
+        : connectDirect({ host: server.host, port: addr.port, noDelay: true })
     if (this.tls) {
       this.socket.once('connect', this.onTcpConnect)
       this.socket.on('secureConnect', this.onConnect)
     } else {
       this.socket.on('connect', this.onConnect)
     }
-    this.socket.on('data', this.onData)
+    onChunks(this.socket, this.onData)
     this.socket.on('error', this.onError)
     this.socket.on('end', this.onEnd)
     this.socket.on('close', this.onClose)
