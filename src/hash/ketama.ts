@@ -108,20 +108,35 @@ export class KetamaContinuum implements Distribution {
       this.owners[i] = key - value * OWNER_SPAN
     }
     this.pointCounts = pointCounts
+    // At least as many buckets as points (2^8..2^16), so a bucket holds about one point.
+    let bits = 8
+    while (bits < 16 && 1 << bits < total) bits++
+    this.shift = 32 - bits
+    this.buckets = new Uint32Array(1 << bits)
+    let i = 0
+    for (let b = 0; b < this.buckets.length; b++) {
+      const floor = b * 2 ** this.shift
+      while (i < total && this.values[i]! < floor) i++
+      this.buckets[b] = i
+    }
   }
 
-  /** Owner of the first point >= hash (binary search, lower bound), wrapping to the first point. */
+  /**
+   * Where each hash bucket starts: buckets[b] is the first point >= the bucket's
+   * lowest hash (b << shift). A lookup starts there and steps over the few points
+   * below the hash: the same lower bound as a binary search over all points,
+   * without its unpredictable branches.
+   */
+  private readonly buckets: Uint32Array
+  private readonly shift: number
+
+  /** Owner of the first point >= hash (lower bound), wrapping to the first point. */
   dispatch(hash: number): number {
     const values = this.values
     const n = values.length
     if (n === 0) return -1
-    let lo = 0
-    let hi = n
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (values[mid]! < hash) lo = mid + 1
-      else hi = mid
-    }
-    return this.owners[lo === n ? 0 : lo]!
+    let i = this.buckets[hash >>> this.shift]!
+    while (i < n && values[i]! < hash) i++
+    return this.owners[i === n ? 0 : i]!
   }
 }

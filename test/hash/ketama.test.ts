@@ -51,7 +51,15 @@ test('point strings are cut to 272 bytes', () => {
 })
 
 test('continuum is sorted and lookup is the lower bound, wrapping past the last point', () => {
-  const k = new KetamaContinuum(servers([1, 1, 2, 1, 3]))
+  // 1280 points (2^11 lookup buckets) and 120 servers' 18720 points (2^16 buckets).
+  for (const k of [
+    new KetamaContinuum(servers([1, 1, 2, 1, 3])),
+    new KetamaContinuum(servers(Array(120).fill(1))),
+  ])
+    checkLowerBound(k)
+})
+
+function checkLowerBound(k: KetamaContinuum): void {
   const v = k.values
   for (let i = 1; i < v.length; i++) assert.ok(v[i - 1]! <= v[i]!)
   const linear = (h: number) => {
@@ -65,9 +73,16 @@ test('continuum is sorted and lookup is the lower bound, wrapping past the last 
     x = (Math.imul(x, 1103515245) + 12345) >>> 0
     probes.push(x)
   }
+  // The edges of the lookup buckets, for every bucket size in use.
+  for (let bits = 8; bits <= 16; bits++) {
+    for (let b = 1; b < 1 << bits; b += 37) {
+      const edge = b * 2 ** (32 - bits)
+      probes.push(edge - 1, edge, edge + 1)
+    }
+  }
   for (const h of probes) assert.equal(k.dispatch(h), linear(h), `hash ${h}`)
   assert.equal(k.dispatch(0xffffffff), k.owners[0])
-})
+}
 
 test('equal point values: the lower server index (internal order) comes first', () => {
   // Names equal in their first 272 bytes give identical points.

@@ -63,8 +63,12 @@ const ARRAY_HEADS: Buffer[] = Array.from({ length: 128 }, (_, n) => Buffer.from(
 export class MgetCoalesce extends Coalesce {
   /** Per fragment: its reply as one buffer (a view of its chunk, or a copy). */
   private readonly fragBuf: Buffer[]
-  /** Per key, in request order: its element's bounds in its fragment's buffer; a RESP3 null has end -1. */
-  private readonly keyBounds: Float64Array
+  /**
+   * Per key, in request order: its element's bounds in its fragment's buffer; a RESP3 null has end -1.
+   * Plain arrays, not typed ones: a typed array over 64 bytes is allocated outside the heap
+   * (malloc, and a free after GC), which cost more than the whole merge.
+   */
+  private readonly keyBounds: number[]
 
   /**
    * @param keyFragment for each key in request order, the fragment it went to
@@ -72,13 +76,13 @@ export class MgetCoalesce extends Coalesce {
    * @param resp3 the client speaks RESP3: nulls are sent as `_`
    */
   constructor(
-    private readonly keyFragment: Int32Array,
-    private readonly fragmentKeys: Int32Array,
+    private readonly keyFragment: number[],
+    private readonly fragmentKeys: number[],
     private readonly resp3 = false,
   ) {
     super()
     this.fragBuf = new Array<Buffer>(fragmentKeys.length)
-    this.keyBounds = new Float64Array(2 * keyFragment.length)
+    this.keyBounds = new Array<number>(2 * keyFragment.length).fill(0)
   }
 
   fragmentReply(i: number, frame: ReplyFrame): void {

@@ -141,16 +141,19 @@ export class ReplyParser implements ReplyFrame {
 
   private beginElement(at: number): void {
     const n = this.count
-    if (n === this.starts.length) {
-      const s = new Float64Array(n * 2)
-      const e = new Float64Array(n * 2)
-      s.set(this.starts)
-      e.set(this.ends)
-      this.starts = s
-      this.ends = e
-    }
+    if (n === this.starts.length) this.growElements()
     this.starts[n] = at
     this.count = n + 1
+  }
+
+  private growElements(): void {
+    const n = this.starts.length
+    const s = new Float64Array(n * 2)
+    const e = new Float64Array(n * 2)
+    s.set(this.starts)
+    e.set(this.ends)
+    this.starts = s
+    this.ends = e
   }
 
   private pushArray(n: number): void {
@@ -165,54 +168,50 @@ export class ReplyParser implements ReplyFrame {
   }
 
   /**
-   * Frames a status, error, integer or bulk reply that lies whole in `chunk`
-   * from `i0`, without the state machine. Anything else (cut by the chunk's
-   * end, malformed) returns false and leaves the parser as it was: the state
-   * machine then reads the same bytes and reaches the same result.
+   * Frames a reply that lies whole in `chunk` from `i0` without the state
+   * machine: a status, error, integer or bulk reply, or an array of those (an
+   * MGET reply). Anything else (cut by the chunk's end, nested, malformed)
+   * returns false and leaves the frame to the state machine, which reads the
+   * same bytes from the same offset and reaches the same result.
    */
   private fastReply(chunk: Buffer, base: number, i0: number): boolean {
-    const len = chunk.length
     const t = chunk[i0]!
-    let i = i0 + 1
-    if (t === 43 || t === 45) {
-      const cr = chunk.indexOf(CR, i)
-      if (cr < 0 || cr + 1 >= len || chunk[cr + 1] !== LF) return false
-      i = cr + 2
-    } else if (t === 58) {
-      if (i < len && chunk[i] === MINUS) i++
+    let i: number
+    let count = 0
+    if (t === 42) {
+      i = i0 + 1
+      const len = chunk.length
+      let n = 0
       const f = i
-      while (i < len && chunk[i]! >= ZERO && chunk[i]! <= NINE) i++
-      if (i === f || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return false
-      i += 2
-    } else if (t === 36) {
-      if (i < len && chunk[i] === MINUS) {
-        // Only `$-1` (a null bulk) is a valid negative length.
-        if (i + 3 >= len || chunk[i + 1] !== 49 || chunk[i + 2] !== CR || chunk[i + 3] !== LF) {
-          return false
-        }
-        i += 4
-      } else {
-        let n = 0
-        const f = i
-        while (i < len) {
-          const c = chunk[i]!
-          if (c < ZERO || c > NINE) break
-          n = n * 10 + (c - ZERO)
-          i++
-        }
-        if (i === f || i - f > 9 || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) {
-          return false
-        }
-        i += 2 + n
-        if (i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return false
-        i += 2
+      while (i < len) {
+        const c = chunk[i]!
+        if (c < ZERO || c > NINE) break
+        n = n * 10 + (c - ZERO)
+        i++
       }
+      if (i === f || i - f > 9 || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) {
+        return false
+      }
+      i += 2
+      if (n === 0) return false
+      while (this.starts.length < n) this.growElements()
+      const starts = this.starts
+      const ends = this.ends
+      for (let k = 0; k < n; k++) {
+        const e = simpleEnd(chunk, i)
+        if (e < 0) return false
+        starts[k] = base + i
+        ends[k] = base + e
+        i = e
+      }
+      count = n
     } else {
-      return false
+      i = simpleEnd(chunk, i0)
+      if (i < 0) return false
     }
     this.start = base + i0
     this.kind = t
-    this.count = 0
+    this.count = count
     this.end = base + i
     this.pos = this.end
     return true
@@ -227,7 +226,7 @@ export class ReplyParser implements ReplyFrame {
         case S_TYPE:
           if (this.depth === 0) {
             // Most replies are one simple value lying whole in the chunk: frame it in one pass.
-            if (c !== 42 && this.fastReply(chunk, base, i)) return FRAME
+            if (this.fastReply(chunk, base, i)) return FRAME
             this.start = base + i
             this.kind = c
             this.count = 0
@@ -380,4 +379,47 @@ export class ReplyParser implements ReplyFrame {
     this.pos = base + i
     return NEED_MORE
   }
+}
+
+/**
+ * End (index one past) of the status, error, integer or bulk value at `chunk[i0]`
+ * when it lies whole and well-formed in `chunk`; -1 for anything else.
+ */
+function simpleEnd(chunk: Buffer, i0: number): number {
+  const len = chunk.length
+  if (i0 >= len) return -1
+  const t = chunk[i0]!
+  let i = i0 + 1
+  if (t === 43 || t === 45) {
+    const cr = chunk.indexOf(CR, i)
+    if (cr < 0 || cr + 1 >= len || chunk[cr + 1] !== LF) return -1
+    return cr + 2
+  }
+  if (t === 58) {
+    if (i < len && chunk[i] === MINUS) i++
+    const f = i
+    while (i < len && chunk[i]! >= ZERO && chunk[i]! <= NINE) i++
+    if (i === f || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return -1
+    return i + 2
+  }
+  if (t !== 36) return -1
+  if (i < len && chunk[i] === MINUS) {
+    // Only `$-1` (a null bulk) is a valid negative length.
+    if (i + 3 >= len || chunk[i + 1] !== 49 || chunk[i + 2] !== CR || chunk[i + 3] !== LF) {
+      return -1
+    }
+    return i + 4
+  }
+  let n = 0
+  const f = i
+  while (i < len) {
+    const c = chunk[i]!
+    if (c < ZERO || c > NINE) break
+    n = n * 10 + (c - ZERO)
+    i++
+  }
+  if (i === f || i - f > 9 || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return -1
+  i += 2 + n
+  if (i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return -1
+  return i + 2
 }

@@ -161,6 +161,17 @@ function digitCount(n: number): number {
 
 /** Writes the decimal digits of `n` (non-negative) at `at`; returns the end. */
 function writeDecimal(buf: Buffer, at: number, n: number): number {
+  // Key lengths and argument counts: almost always one or two digits.
+  if (n < 10) {
+    buf[at] = 48 + n
+    return at + 1
+  }
+  if (n < 100) {
+    const tens = (n / 10) | 0
+    buf[at] = 48 + tens
+    buf[at + 1] = 48 + n - tens * 10
+    return at + 2
+  }
   const end = at + digitCount(n)
   let i = end
   do {
@@ -499,12 +510,10 @@ export class RedisClientSession implements ClientSession {
     }
     let hook: MgetCoalesce | SumCoalesce | MsetCoalesce
     if (kind === SPLIT_MGET) {
-      const keyFragment = new Int32Array(keys)
-      for (let k = 0; k < keys; k++) keyFragment[k] = this.serverFragment[keyServer[k]!]!
-      const fragmentKeys = new Int32Array(fragments)
-      for (let s = 0; s < servers; s++) {
-        if (serverKeys[s]! > 0) fragmentKeys[this.serverFragment[s]!] = serverKeys[s]!
-      }
+      const keyFragment: number[] = []
+      for (let k = 0; k < keys; k++) keyFragment.push(this.serverFragment[keyServer[k]!]!)
+      const fragmentKeys: number[] = []
+      for (let s = 0; s < servers; s++) if (serverKeys[s]! > 0) fragmentKeys.push(serverKeys[s]!)
       hook = new MgetCoalesce(keyFragment, fragmentKeys, this.resp3)
     } else if (kind === SPLIT_MSET) {
       hook = new MsetCoalesce()

@@ -205,4 +205,29 @@ describe('redis reply parser', () => {
     expectError('+OK\rX', 4)
     expectError(`$${'9'.repeat(16)}\r\n`, 16)
   })
+
+  // Arrays of simple values lying whole in a chunk take the one-pass path; cut anywhere,
+  // the state machine frames them. forEverySplit checks both give the same result.
+  it('flat arrays of simple values, 1 to 40 elements (the element arrays grow)', () => {
+    for (const n of [1, 2, 5, 16, 17, 40]) {
+      const elems = Array.from({ length: n }, (_, i) =>
+        i % 4 === 0
+          ? '$-1\r\n'
+          : i % 4 === 1
+            ? `:${i}\r\n`
+            : i % 4 === 2
+              ? '+OK\r\n'
+              : `$${i}\r\n${'v'.repeat(i)}\r\n`,
+      )
+      expectReplies([r(`*${n}\r\n${elems.join('')}`, elems), r('+after\r\n')])
+    }
+  })
+
+  it('a malformed element of a flat array is the same error as with the state machine', () => {
+    expectError('*2\r\n$1\r\nv\r\n$3\r\nabcX', 18)
+    expectError('*2\r\n+OK\r\n:1x\r\n', 11)
+    expectError('*2\r\n$-2\r\n:1\r\n', 6)
+    expectError('*1\r\n$1\r\nvX\r\n', 9)
+    expectError(`*1\r\n$${'9'.repeat(16)}\r\n`, 20)
+  })
 })
