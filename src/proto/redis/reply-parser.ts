@@ -193,15 +193,15 @@ export class ReplyParser implements ReplyFrame {
         return false
       }
       i += 2
-      if (n === 0) return false
-      while (this.starts.length < n) this.growElements()
-      const starts = this.starts
-      const ends = this.ends
+      // Every element takes 3 bytes or more: a count the chunk cannot hold is left to the
+      // state machine, so a huge count never sizes anything here.
+      if (n === 0 || n > (len - i) / 3) return false
       for (let k = 0; k < n; k++) {
         const e = simpleEnd(chunk, i)
         if (e < 0) return false
-        starts[k] = base + i
-        ends[k] = base + e
+        if (k === this.starts.length) this.growElements()
+        this.starts[k] = base + i
+        this.ends[k] = base + e
         i = e
       }
       count = n

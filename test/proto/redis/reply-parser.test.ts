@@ -223,6 +223,22 @@ describe('redis reply parser', () => {
     }
   })
 
+  it('a huge element count is held as incomplete, never sized up front', () => {
+    // 999 999 999 elements whole in one chunk (the one-pass path): sizing the element arrays
+    // for them would take gigabytes. Measured first, while no other test's garbage can be
+    // collected into the difference.
+    const stream = new InputStream()
+    const p = new ReplyParser(stream)
+    const before = process.memoryUsage().arrayBuffers
+    stream.push(b('*999999999\r\n:1\r\n$1\r\nv\r\n'))
+    assert.equal(p.next(), NEED_MORE)
+    const grown = process.memoryUsage().arrayBuffers - before
+    assert.ok(grown < 1 << 20, `the parser's arrays grew by ${grown} bytes`)
+    assert.equal(p.mark, 0)
+    expectReplies([r('+OK\r\n')], '*999999999\r\n:1\r\n$1\r\nv\r\n')
+    expectReplies([], '*40\r\n:1\r\n')
+  })
+
   it('a malformed element of a flat array is the same error as with the state machine', () => {
     expectError('*2\r\n$1\r\nv\r\n$3\r\nabcX', 18)
     expectError('*2\r\n+OK\r\n:1x\r\n', 11)
