@@ -16,7 +16,7 @@ import { reasonOf } from './errno.js'
 import type { Msg } from './msg.js'
 import { Pool } from './pool.js'
 import { AddressBook, type NameResolver, SystemResolver, settled } from './resolver.js'
-import { direct } from './socket-read.js'
+import { acceptDirect } from './socket-read.js'
 import { type Timed, TimeoutWheel } from './timeouts.js'
 import { createListener, prepareTls, tlsErrorText } from './tls.js'
 
@@ -106,7 +106,7 @@ export class ProxyServer {
     prepareTls(cfg)
     const plain = createServer({ allowHalfOpen: true }, (socket) => this.accept(pool, socket))
     await this.bind(pool, plain, cfg.listen, '')
-    direct(plain, (socket) => this.accept(pool, socket))
+    acceptDirect(plain, (socket) => this.accept(pool, socket))
     if (cfg.listenTls !== undefined) {
       const secure = createListener(cfg, (socket) => this.accept(pool, socket))
       secure.on('tlsClientError', (err, socket) => {

@@ -11,7 +11,7 @@
  * chunk handed to a parser stays valid for as long as the parser keeps it.
  *
  * Accepted client sockets get the same treatment through the listening
- * handle's `onconnection` hook, which net.Server does not expose: `direct`
+ * handle's `onconnection` hook, which net.Server does not expose: `acceptDirect`
  * installs it when the handle has one (Node 20 and 22 do) and otherwise leaves
  * the server as it is, so walnut then reads the ordinary way. TLS sockets
  * always read the ordinary way (TLS decrypts into its own buffers).
@@ -80,7 +80,7 @@ interface ListenHandle {
  * Call once it listens. Returns false (and changes nothing) when this Node has
  * no hook to do it with.
  */
-export function direct(server: NetServer, accept: (socket: Socket) => void): boolean {
+export function acceptDirect(server: NetServer, accept: (socket: Socket) => void): boolean {
   const handle = (server as unknown as { _handle?: ListenHandle | null })._handle
   if (handle == null || typeof handle.onconnection !== 'function') return false
   handle.onconnection = (err, clientHandle) => {
@@ -92,6 +92,7 @@ export function direct(server: NetServer, accept: (socket: Socket) => void): boo
     const { target, onread } = directRead()
     const options = {
       handle: clientHandle,
+      // As the proxy's listeners: a client's FIN still lets its replies out (ClientConn.onEnd).
       allowHalfOpen: true,
       readable: true,
       writable: true,

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { connectDirect, direct, onChunks } from '../../src/core/socket-read.js'
+import { acceptDirect, connectDirect, onChunks } from '../../src/core/socket-read.js'
 
 /** A listening server whose accepted sockets are handed to `accept` directly. */
 async function directServer(
@@ -26,7 +26,7 @@ async function directServer(
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  assert.equal(direct(server, accept), true, 'this Node has the onconnection hook')
+  assert.equal(acceptDirect(server, accept), true, 'this Node has the onconnection hook')
   const addr = server.address()
   assert.ok(addr !== null && typeof addr === 'object')
   return { server, port: addr.port }
@@ -173,7 +173,7 @@ test('accept errors reach the server as error events with the errno name', async
 test('a server without a listening handle is left as it is', () => {
   const server = createServer()
   assert.equal(
-    direct(server, () => {}),
+    acceptDirect(server, () => {}),
     false,
   )
 })
