@@ -82,7 +82,8 @@ export class MgetCoalesce extends Coalesce {
   ) {
     super()
     this.fragBuf = new Array<Buffer>(fragmentKeys.length)
-    this.keyBounds = new Array<number>(2 * keyFragment.length).fill(0)
+    // Every bound is written by fragmentReply before finish reads it (or a failure is sent).
+    this.keyBounds = new Array<number>(2 * keyFragment.length)
   }
 
   fragmentReply(i: number, frame: ReplyFrame): void {

@@ -510,10 +510,12 @@ export class RedisClientSession implements ClientSession {
     }
     let hook: MgetCoalesce | SumCoalesce | MsetCoalesce
     if (kind === SPLIT_MGET) {
-      const keyFragment: number[] = []
-      for (let k = 0; k < keys; k++) keyFragment.push(this.serverFragment[keyServer[k]!]!)
-      const fragmentKeys: number[] = []
-      for (let s = 0; s < servers; s++) if (serverKeys[s]! > 0) fragmentKeys.push(serverKeys[s]!)
+      const keyFragment = new Array<number>(keys)
+      for (let k = 0; k < keys; k++) keyFragment[k] = this.serverFragment[keyServer[k]!]!
+      const fragmentKeys = new Array<number>(fragments)
+      for (let s = 0; s < servers; s++) {
+        if (serverKeys[s]! > 0) fragmentKeys[this.serverFragment[s]!] = serverKeys[s]!
+      }
       hook = new MgetCoalesce(keyFragment, fragmentKeys, this.resp3)
     } else if (kind === SPLIT_MSET) {
       hook = new MsetCoalesce()
