@@ -15,6 +15,8 @@
  */
 
 const EMPTY = Buffer.alloc(0)
+/** releaseTail copies a retained tail up to this size (a pool slab is 8 KiB). */
+const TAIL_COPY_MAX = 2048
 
 /** Receives the pieces of a byte range: `buf[start..end)`, in order. */
 export interface PieceSink {
@@ -66,6 +68,35 @@ export class InputStream {
       this.chunks.splice(0, n)
       this.bases.splice(0, n)
     }
+  }
+
+  /**
+   * `release(off)` for a client that has sent part of a request and may stop
+   * there: when what is left is small and lies in pooled chunks (reads are
+   * copied into Node's shared 8 KiB Buffer pool, src/core/socket-read.ts), it is
+   * copied into a buffer of its own, so a stalled client holds its bytes and not
+   * a pool slab. Offsets do not change.
+   */
+  releaseTail(off: number): void {
+    this.release(off)
+    const n = this.chunks.length
+    if (n === 0 || off < this.bases[0]!) return
+    const keep = this.end - off
+    if (keep > TAIL_COPY_MAX) return
+    let pooled = false
+    for (let i = 0; i < n; i++) {
+      const c = this.chunks[i]!
+      if (c.byteLength < c.buffer.byteLength) pooled = true
+    }
+    if (!pooled) return
+    const tail = Buffer.allocUnsafeSlow(keep)
+    this.copyOut(off, this.end, tail, 0)
+    while (this.chunks.length > 0) {
+      this.chunks.pop()
+      this.bases.pop()
+    }
+    this.chunks.push(tail)
+    this.bases.push(off)
   }
 
   /** Index of the chunk holding absolute offset `off` (searching from the newest). */

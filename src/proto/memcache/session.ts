@@ -146,7 +146,7 @@ export class MemcacheClientSession implements ClientSession {
         this.api.close(p.rejectReply, false)
         return
       } else {
-        stream.release(p.consumed)
+        stream.releaseTail(p.consumed)
         return
       }
     }

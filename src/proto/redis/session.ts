@@ -319,7 +319,7 @@ export class RedisClientSession implements ClientSession {
       this.dispatch()
       if (this.closed) return
     }
-    stream.release(parser.mark)
+    stream.releaseTail(parser.mark)
   }
 
   private dispatch(): void {

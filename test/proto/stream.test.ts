@@ -1,0 +1,71 @@
+/**
+ * InputStream (src/proto/stream.ts): absolute offsets over chunks, and
+ * releaseTail, which gives a small retained tail in pooled chunks a buffer of
+ * its own so a stalled client does not keep a shared pool slab alive.
+ */
+
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { InputStream } from '../../src/proto/stream.js'
+
+/** `text` in a slice of a larger buffer, as reads copied into Node's Buffer pool are. */
+function pooled(text: string): Buffer {
+  const slab = Buffer.alloc(8192, 0x2e)
+  slab.write(text, 100, 'latin1')
+  return slab.subarray(100, 100 + text.length)
+}
+
+const text = (s: InputStream, start: number, end: number): string =>
+  s.view(start, end).toString('latin1')
+
+test('offsets stay absolute across chunks and releases', () => {
+  const s = new InputStream()
+  s.push(Buffer.from('*1\r\n$4\r\nPI', 'latin1'))
+  s.push(Buffer.from('NG\r\n*1', 'latin1'))
+  assert.equal(s.end, 16)
+  assert.equal(text(s, 8, 12), 'PING')
+  s.release(14)
+  assert.equal(s.start, 10)
+  assert.equal(text(s, 14, 16), '*1')
+})
+
+test('releaseTail copies a small tail in pooled chunks, at the same offsets', () => {
+  const s = new InputStream()
+  const first = pooled('*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$3')
+  s.push(first)
+  s.push(pooled('\r\nke'))
+  const mark = 14 // the second request starts here, and is incomplete
+  s.releaseTail(mark)
+  assert.equal(s.start, mark)
+  assert.equal(s.retained, s.end - mark)
+  const tail = s.view(mark, s.end)
+  assert.equal(tail.toString('latin1'), '*2\r\n$3\r\nGET\r\n$3\r\nke')
+  // One buffer of exactly the tail's size: no pool slab is referenced any more.
+  assert.equal(tail.buffer.byteLength, s.end - mark)
+  assert.notEqual(tail.buffer, first.buffer)
+  // More bytes arrive; the request is addressed as before.
+  s.push(Buffer.from('y\r\n', 'latin1'))
+  assert.equal(text(s, mark, s.end), '*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n')
+  assert.equal(text(s, 31, 34), 'key')
+})
+
+test('releaseTail leaves large tails, unpooled chunks and empty streams alone', () => {
+  const big = new InputStream()
+  const value = pooled(`$3000\r\n${'v'.repeat(2500)}`)
+  big.push(value)
+  big.releaseTail(0)
+  assert.equal(big.view(0, 10).buffer, value.buffer, 'a 2507-byte tail is not copied')
+
+  const own = new InputStream()
+  const chunk = Buffer.from(new ArrayBuffer(5))
+  chunk.write('GET k', 'latin1')
+  own.push(chunk)
+  own.releaseTail(0)
+  assert.equal(own.view(0, 5).buffer, chunk.buffer, 'a chunk with a buffer of its own stays')
+
+  const done = new InputStream()
+  done.push(pooled('+OK\r\n'))
+  done.releaseTail(5)
+  assert.equal(done.retained, 0)
+  assert.equal(done.start, 5)
+})
