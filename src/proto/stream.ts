@@ -31,7 +31,8 @@ export class InputStream {
   /** Set by `resolve`: where the resolved range lies in the returned buffer. */
   rs = 0
   re = 0
-  private scratch: Buffer = Buffer.allocUnsafe(256)
+  /** Made on first use: most connections never need it. */
+  private scratch: Buffer = EMPTY
 
   /** Appends a chunk; its first byte gets offset `end`. */
   push(chunk: Buffer): void {
@@ -136,7 +137,7 @@ export class InputStream {
     }
     const len = end - start
     if (this.scratch.length < len)
-      this.scratch = Buffer.allocUnsafe(Math.max(len, this.scratch.length * 2))
+      this.scratch = Buffer.allocUnsafe(Math.max(len, 256, this.scratch.length * 2))
     this.copyOut(start, end, this.scratch, 0)
     this.rs = 0
     this.re = len | 0

@@ -172,8 +172,9 @@ export class RequestParser implements PieceSink {
   /** Bytes before this offset are no longer needed by the parser (release them). */
   consumed = 0
 
-  private keyStarts = new Float64Array(16)
-  private keyEnds = new Float64Array(16)
+  // 64 bytes each: kept on V8's heap (see the redis request parser); grown on demand.
+  private keyStarts = new Float64Array(8)
+  private keyEnds = new Float64Array(8)
 
   // Scanning state, kept between chunks.
   private pos = 0

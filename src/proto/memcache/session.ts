@@ -107,7 +107,7 @@ export class MemcacheClientSession implements ClientSession {
   private done = false
 
   // Reused scratch for splitting multi-gets, indexed by key or by server.
-  private keyNext = new Int32Array(64)
+  private keyNext = new Int32Array(16)
   private serverHead = new Int32Array(8)
   private serverTail = new Int32Array(8)
   private serverBytes = new Float64Array(8)

@@ -125,10 +125,12 @@ export class RequestParser {
    * re-encoded before it is forwarded.
    */
   inline = false
-  private argStarts = new Float64Array(16)
-  private argEnds = new Float64Array(16)
+  // 8 doubles = 64 bytes, the most V8 keeps on its heap: larger typed arrays cost a malloc'd
+  // backing store per connection. pushArg grows them.
+  private argStarts = new Float64Array(8)
+  private argEnds = new Float64Array(8)
   /** Decoded inline arguments. */
-  private ibuf: Buffer = Buffer.allocUnsafe(256)
+  private ibuf: Buffer = Buffer.alloc(0)
 
   /** Set by `arg()`: where the argument lies in the returned buffer. */
   rs = 0
@@ -506,7 +508,7 @@ export class RequestParser {
     const line = this.stream.resolve(s, e)
     let p = this.stream.rs
     const end = this.stream.re
-    if (this.ibuf.length < n) this.ibuf = Buffer.allocUnsafe(Math.max(n, this.ibuf.length * 2))
+    if (this.ibuf.length < n) this.ibuf = Buffer.allocUnsafe(Math.max(n, 256, this.ibuf.length * 2))
     const out = this.ibuf
     let o = 0
     for (;;) {

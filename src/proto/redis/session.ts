@@ -160,6 +160,10 @@ function digitCount(n: number): number {
 }
 
 /** Writes the decimal digits of `n` (non-negative) at `at`; returns the end. */
+/** Shared empty scratch, replaced on first use. */
+const NO_INTS = new Int32Array(0)
+const NO_FLOATS = new Float64Array(0)
+
 function writeDecimal(buf: Buffer, at: number, n: number): number {
   // Key lengths and argument counts: almost always one or two digits.
   if (n < 10) {
@@ -247,7 +251,7 @@ export class RedisClientSession implements ClientSession {
   // Split scratch, reused: per key its server; per server its key count,
   // sub-request size, buffer, write cursor, fragment number and first key.
   // Sized for the pool's servers; grown when a reload adds servers (growServers).
-  private keyServer = new Int32Array(16)
+  private keyServer = NO_INTS
   private serverFirst: Int32Array
   private serverKeys: Int32Array
   private serverBytes: Float64Array
@@ -261,18 +265,19 @@ export class RedisClientSession implements ClientSession {
   ) {
     this.parser = new request.RequestParser(this.stream, settings.maxRequestSize)
     this.authed = settings.password === null
-    const n = settings.servers
-    this.serverFirst = new Int32Array(n)
-    this.serverKeys = new Int32Array(n)
-    this.serverBytes = new Float64Array(n)
-    this.serverCursor = new Float64Array(n)
-    this.serverFragment = new Int32Array(n)
-    this.serverBuf = new Array<Buffer | null>(n).fill(null)
+    // The split scratch is made by the first split (growServers): most clients never send
+    // one, and an idle connection's session should cost little.
+    this.serverFirst = NO_INTS
+    this.serverKeys = NO_INTS
+    this.serverBytes = NO_FLOATS
+    this.serverCursor = NO_FLOATS
+    this.serverFragment = NO_INTS
+    this.serverBuf = []
   }
 
   /** Makes the per-server split scratch hold server index `s` (a reload may add servers). */
   private growServers(s: number): void {
-    const n = Math.max(s + 1, this.serverKeys.length * 2)
+    const n = Math.max(s + 1, this.settings.servers, this.serverKeys.length * 2)
     const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
       const b = make(n)
       b.set(a)
