@@ -22,6 +22,7 @@
 
 import type { InputStream } from '../stream.js'
 import type { ReplyFrame } from '../types.js'
+import { lengthLine, lengthRead } from './length-line.js'
 
 export const NEED_MORE = 0
 export const FRAME = 1
@@ -179,20 +180,10 @@ export class ReplyParser implements ReplyFrame {
     let i: number
     let count = 0
     if (t === 42) {
-      i = i0 + 1
+      i = lengthLine(chunk, i0 + 1)
+      if (i < 0) return false
+      const n = lengthRead.value
       const len = chunk.length
-      let n = 0
-      const f = i
-      while (i < len) {
-        const c = chunk[i]!
-        if (c < ZERO || c > NINE) break
-        n = n * 10 + (c - ZERO)
-        i++
-      }
-      if (i === f || i - f > 9 || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) {
-        return false
-      }
-      i += 2
       // Every element takes 3 bytes or more: a count the chunk cannot hold is left to the
       // state machine, so a huge count never sizes anything here.
       if (n === 0 || n > (len - i) / 3) return false
@@ -410,16 +401,9 @@ function simpleEnd(chunk: Buffer, i0: number): number {
     }
     return i + 4
   }
-  let n = 0
-  const f = i
-  while (i < len) {
-    const c = chunk[i]!
-    if (c < ZERO || c > NINE) break
-    n = n * 10 + (c - ZERO)
-    i++
-  }
-  if (i === f || i - f > 9 || i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return -1
-  i += 2 + n
+  const data = lengthLine(chunk, i)
+  if (data < 0) return -1
+  i = data + lengthRead.value
   if (i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return -1
   return i + 2
 }

@@ -29,6 +29,7 @@
  */
 
 import type { InputStream } from '../stream.js'
+import { lengthLine, lengthRead } from './length-line.js'
 
 /** `next()` results. */
 export const NEED_MORE = 0
@@ -258,37 +259,20 @@ export class RequestParser {
    */
   private fastFrame(chunk: Buffer, base: number, i0: number): boolean {
     const len = chunk.length
-    let i = i0 + 1
-    let n = 0
-    const first = i
-    while (i < len) {
-      const c = chunk[i]!
-      if (c < ZERO || c > NINE) break
-      n = n * 10 + (c - ZERO)
-      i++
-    }
-    const d = i - first
-    // Up to 9 digits, no leading zero, not 0 (`*0` is skipped by the state machine).
-    if (d === 0 || d > 9 || chunk[first] === ZERO) return false
-    if (i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return false
-    i += 2
+    let i = lengthLine(chunk, i0 + 1)
+    // No leading zero, not 0 (`*0` is skipped by the state machine).
+    if (i < 0 || chunk[i0 + 1] === ZERO) return false
+    const n = lengthRead.value
     const max = this.maxRequestSize
     this.argc = 0
     for (let a = 0; a < n; a++) {
       if (i >= len || chunk[i] !== DOLLAR) return this.unwind()
-      i++
-      let l = 0
-      const f = i
-      while (i < len) {
-        const c = chunk[i]!
-        if (c < ZERO || c > NINE) break
-        l = l * 10 + (c - ZERO)
-        i++
-      }
-      const ld = i - f
-      if (ld === 0 || ld > 9 || (ld > 1 && chunk[f] === ZERO)) return this.unwind()
-      if (i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return this.unwind()
-      i += 2
+      const f = i + 1
+      i = lengthLine(chunk, f)
+      if (i < 0) return this.unwind()
+      // A leading zero only in `$0`: more than one digit makes the line longer than 3 bytes.
+      if (i - f > 3 && chunk[f] === ZERO) return this.unwind()
+      const l = lengthRead.value
       const s = i
       i += l
       if (i + 1 >= len || chunk[i] !== CR || chunk[i + 1] !== LF) return this.unwind()
