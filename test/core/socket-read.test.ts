@@ -32,6 +32,18 @@ async function directServer(
   return { server, port: addr.port }
 }
 
+/** A direct server with one connected client `c`; `s` is the server's side of it. */
+async function oneClient(): Promise<{ server: Server; c: Socket; s: Socket }> {
+  let accepted: Socket | null = null
+  const { server, port } = await directServer((socket) => {
+    accepted = socket
+  })
+  const c = connect(port, '127.0.0.1')
+  await once(c, 'connect')
+  while (accepted === null) await sleep(5)
+  return { server, c, s: accepted }
+}
+
 /** Resolves once `bytes` bytes have arrived, with every chunk kept as delivered. */
 function collect(socket: Socket, bytes: number): Promise<Buffer[]> {
   const chunks: Buffer[] = []
@@ -82,14 +94,7 @@ test('accepted sockets read directly: no data event, chunks stay intact across r
 })
 
 test('EOF from the peer ends a direct socket (end, then close, allowHalfOpen kept)', async () => {
-  let accepted: Socket | null = null
-  const { server, port } = await directServer((s) => {
-    accepted = s
-  })
-  const c = connect(port, '127.0.0.1')
-  await once(c, 'connect')
-  while (accepted === null) await sleep(5)
-  const s = accepted as Socket
+  const { server, c, s } = await oneClient()
   const got = collect(s, 5)
   const ended = once(s, 'end')
   c.end('hello')
@@ -105,14 +110,7 @@ test('EOF from the peer ends a direct socket (end, then close, allowHalfOpen kep
 })
 
 test('pause stops direct reads until resume', async () => {
-  let accepted: Socket | null = null
-  const { server, port } = await directServer((s) => {
-    accepted = s
-  })
-  const c = connect(port, '127.0.0.1')
-  await once(c, 'connect')
-  while (accepted === null) await sleep(5)
-  const s = accepted as Socket
+  const { server, c, s } = await oneClient()
   const seen: string[] = []
   onChunks(s, (chunk) => seen.push(chunk.toString()))
   c.write('one')
