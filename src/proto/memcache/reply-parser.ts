@@ -18,6 +18,7 @@
  * The parser object itself is the ReplyFrame handed to the core (reused).
  */
 
+import { doubled } from '../grow.js'
 import type { InputStream, PieceSink } from '../stream.js'
 import type { ReplyFrame } from '../types.js'
 
@@ -361,15 +362,9 @@ export class ReplyParser implements MemcacheReplyFrame, PieceSink {
   }
 
   private grow(): void {
-    const n = this.elemStarts.length * 2
-    const grow = (a: Float64Array): Float64Array<ArrayBuffer> => {
-      const b = new Float64Array(n)
-      b.set(a)
-      return b
-    }
-    this.elemStarts = grow(this.elemStarts)
-    this.elemEnds = grow(this.elemEnds)
-    this.keyStarts = grow(this.keyStarts)
-    this.keyEnds = grow(this.keyEnds)
+    this.elemStarts = doubled(this.elemStarts)
+    this.elemEnds = doubled(this.elemEnds)
+    this.keyStarts = doubled(this.keyStarts)
+    this.keyEnds = doubled(this.keyEnds)
   }
 }

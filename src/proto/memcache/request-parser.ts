@@ -22,6 +22,7 @@
  *  - FATAL: the framing is lost; answer `rejectReply`, then close. Sticky.
  */
 
+import { doubled } from '../grow.js'
 import type { InputStream, PieceSink } from '../stream.js'
 import {
   CMD_DECR,
@@ -580,12 +581,7 @@ export class RequestParser implements PieceSink {
   }
 
   private growKeys(): void {
-    const n = this.keyStarts.length * 2
-    const s = new Float64Array(n)
-    s.set(this.keyStarts)
-    this.keyStarts = s
-    const e = new Float64Array(n)
-    e.set(this.keyEnds)
-    this.keyEnds = e
+    this.keyStarts = doubled(this.keyStarts)
+    this.keyEnds = doubled(this.keyEnds)
   }
 }

@@ -20,6 +20,7 @@
  * describe the last complete reply until `next()` is called again.
  */
 
+import { doubled } from '../grow.js'
 import type { InputStream } from '../stream.js'
 import type { ReplyFrame } from '../types.js'
 import { lengthLine, lengthRead } from './length-line.js'
@@ -148,22 +149,13 @@ export class ReplyParser implements ReplyFrame {
   }
 
   private growElements(): void {
-    const n = this.starts.length
-    const s = new Float64Array(n * 2)
-    const e = new Float64Array(n * 2)
-    s.set(this.starts)
-    e.set(this.ends)
-    this.starts = s
-    this.ends = e
+    this.starts = doubled(this.starts)
+    this.ends = doubled(this.ends)
   }
 
   private pushArray(n: number): void {
     const d = this.depth
-    if (d === this.stack.length) {
-      const s = new Float64Array(d * 2)
-      s.set(this.stack)
-      this.stack = s
-    }
+    if (d === this.stack.length) this.stack = doubled(this.stack)
     this.stack[d] = n
     this.depth = d + 1
   }

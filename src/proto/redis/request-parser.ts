@@ -28,6 +28,7 @@
  * `invalid multibulk length` (redis 7), whatever the request size limit.
  */
 
+import { doubled } from '../grow.js'
 import type { InputStream } from '../stream.js'
 import { lengthLine, lengthRead } from './length-line.js'
 
@@ -238,12 +239,8 @@ export class RequestParser {
   private pushArg(s: number, e: number): void {
     const n = this.argc
     if (n === this.argStarts.length) {
-      const starts = new Float64Array(n * 2)
-      const ends = new Float64Array(n * 2)
-      starts.set(this.argStarts)
-      ends.set(this.argEnds)
-      this.argStarts = starts
-      this.argEnds = ends
+      this.argStarts = doubled(this.argStarts)
+      this.argEnds = doubled(this.argEnds)
     }
     this.argStarts[n] = s
     this.argEnds[n] = e
