@@ -36,6 +36,9 @@ export type ReqEvent =
       readonly data: string | null
       readonly keys: readonly string[]
       readonly noreply: boolean
+      /** Present only when set: the parser's `longNumber` and `keyLfNul` flags. */
+      readonly longNumber?: true
+      readonly keyLfNul?: true
     }
   | {
       readonly st: 'REJECT'
@@ -83,6 +86,8 @@ export function parseRequests(
           data: p.dataStart < 0 ? null : s(stream.view(p.dataStart, p.dataEnd)),
           keys,
           noreply: p.noreply,
+          ...(p.longNumber ? { longNumber: true as const } : {}),
+          ...(p.keyLfNul ? { keyLfNul: true as const } : {}),
         })
         stream.release(p.end)
       } else if (st === REJECT) {
@@ -112,7 +117,7 @@ export function req(
   kind: string,
   frame: string,
   keys: readonly string[],
-  opts: { noreply?: boolean; data?: string } = {},
+  opts: { noreply?: boolean; data?: string; longNumber?: true; keyLfNul?: true } = {},
 ): ReqEvent {
   const line = frame.slice(0, frame.indexOf('\r\n') + 2)
   return {
@@ -123,6 +128,8 @@ export function req(
     data: opts.data ?? null,
     keys,
     noreply: opts.noreply ?? false,
+    ...(opts.longNumber ? { longNumber: opts.longNumber } : {}),
+    ...(opts.keyLfNul ? { keyLfNul: opts.keyLfNul } : {}),
   }
 }
 

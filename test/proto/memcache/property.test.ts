@@ -29,6 +29,14 @@ const signed = fc.tuple(fc.boolean(), digits).map(([neg, d]) => (neg ? `-${d}` :
 const data = fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a).toString('latin1'))
 const noreply = fc.boolean()
 
+/** The parser's flags for these keys and number tokens (LF or NUL in a key; 19+ digits). */
+function flagsOf(keys: readonly string[], nums: readonly string[]) {
+  return {
+    ...(keys.some((k) => /[\n\0]/.test(k)) ? { keyLfNul: true as const } : {}),
+    ...(nums.some((n) => n.replace('-', '').length >= 19) ? { longNumber: true as const } : {}),
+  }
+}
+
 const retrieval: fc.Arbitrary<Gen> = fc
   .tuple(
     fc.constantFrom('get', 'gets'),
@@ -38,14 +46,8 @@ const retrieval: fc.Arbitrary<Gen> = fc
   )
   .map(([name, l, keys, t]) => {
     const bytes = `${l}${name}${keys.map(([s, k]) => s + k).join('')}${t}\r\n`
-    return {
-      bytes,
-      event: req(
-        name,
-        bytes,
-        keys.map(([, k]) => k),
-      ),
-    }
+    const ks = keys.map(([, k]) => k)
+    return { bytes, event: req(name, bytes, ks, flagsOf(ks, [])) }
   })
 
 const storage: fc.Arbitrary<Gen> = fc
@@ -64,7 +66,8 @@ const storage: fc.Arbitrary<Gen> = fc
     const nrPart = nr ? `${nrSp ?? ' '}noreply` : ''
     const line = `${l}${name}${s1}${k}${s2}${flags}${s3}${exptime}${s4}${d.length}${casPart}${nrPart}${t}\r\n`
     const bytes = `${line}${d}\r\n`
-    return { bytes, event: req(name, bytes, [k], { data: d, noreply: nr }) }
+    const nums = [flags, exptime, ...(name === 'cas' ? [cas] : [])]
+    return { bytes, event: req(name, bytes, [k], { data: d, noreply: nr, ...flagsOf([k], nums) }) }
   })
 
 const keyed: fc.Arbitrary<Gen> = fc
@@ -82,7 +85,8 @@ const keyed: fc.Arbitrary<Gen> = fc
   .map(([name, l, s1, k, s2, n, nr, s3, t]) => {
     const arg = name === 'delete' ? '' : s2 + n
     const bytes = `${l}${name}${s1}${k}${arg}${nr ? `${s3}noreply` : ''}${t}\r\n`
-    return { bytes, event: req(name, bytes, [k], { noreply: nr }) }
+    const nums = name === 'delete' ? [] : [n]
+    return { bytes, event: req(name, bytes, [k], { noreply: nr, ...flagsOf([k], nums) }) }
   })
 
 const bare: fc.Arbitrary<Gen> = fc

@@ -65,7 +65,9 @@ describe('memcache request parser: accepted forms (spec §2)', () => {
       name: 'key bytes: tab, control byte, UTF-8, LF',
       input: 'get k\t1 k\x01y k\xc3\xa9 k\n1\r\n',
       events: [
-        req('get', 'get k\t1 k\x01y k\xc3\xa9 k\n1\r\n', ['k\t1', 'k\x01y', 'k\xc3\xa9', 'k\n1']),
+        req('get', 'get k\t1 k\x01y k\xc3\xa9 k\n1\r\n', ['k\t1', 'k\x01y', 'k\xc3\xa9', 'k\n1'], {
+          keyLfNul: true,
+        }),
       ],
     },
     {
@@ -146,6 +148,7 @@ describe('memcache request parser: accepted forms (spec §2)', () => {
         req('cas', 'cas k 5 -3 2 99999999999999999999 noreply\r\nxy\r\n', ['k'], {
           data: 'xy',
           noreply: true,
+          longNumber: true,
         }),
       ],
     },
@@ -164,7 +167,7 @@ describe('memcache request parser: accepted forms (spec §2)', () => {
       events: [
         req('incr', 'incr k 1\r\n', ['k']),
         req('incr', 'incr k -1\r\n', ['k']),
-        req('incr', 'incr k 99999999999999999999999\r\n', ['k']),
+        req('incr', 'incr k 99999999999999999999999\r\n', ['k'], { longNumber: true }),
         req('incr', 'incr k1 1 \r\n', ['k1']),
         req('decr', 'decr k 5 noreply\r\n', ['k'], { noreply: true }),
       ],
@@ -464,6 +467,62 @@ describe('memcache request parser: framing lost → error then close', () => {
       name: 'nothing is parsed after FATAL',
       input: 'set k 0 0\r\nget a\r\nget b\r\n',
       events: [fatal(ERR.format, 9)],
+    },
+  ])
+})
+
+const D18 = '9'.repeat(18)
+const D19 = '9'.repeat(19)
+
+describe('memcache request parser: edges of the one-pass path', () => {
+  // Whole, these get and set requests are framed in one pass (fastRequest); cut, by the
+  // state machine. run() checks both ways give the same events, flags included.
+  run([
+    {
+      name: 'numbers of 18 digits, then 19 (longNumber)',
+      input: `set k ${D18} -${D18} 1\r\nx\r\nset k ${D19} 0 1\r\nx\r\nset k 0 -${D19} 1\r\nx\r\n`,
+      events: [
+        req('set', `set k ${D18} -${D18} 1\r\nx\r\n`, ['k'], { data: 'x' }),
+        req('set', `set k ${D19} 0 1\r\nx\r\n`, ['k'], { data: 'x', longNumber: true }),
+        req('set', `set k 0 -${D19} 1\r\nx\r\n`, ['k'], { data: 'x', longNumber: true }),
+      ],
+    },
+    {
+      name: 'bytes of 10 digits, then 11 (leading zeros)',
+      input: 'set k 0 0 0000000001\r\nx\r\nset k 0 0 00000000001\r\nx\r\n',
+      events: [
+        req('set', 'set k 0 0 0000000001\r\nx\r\n', ['k'], { data: 'x' }),
+        req('set', 'set k 0 0 00000000001\r\nx\r\n', ['k'], { data: 'x' }),
+      ],
+    },
+    {
+      name: 'bytes above 2^32-1: no length, framing lost',
+      input: 'set k 0 0 4294967296\r\nx\r\n',
+      events: [fatal(ERR.format, 10)],
+    },
+    {
+      name: 'noreply, a near miss, and noreply with a trailing space',
+      input:
+        'set k 0 0 1 noreply\r\nx\r\nset k 0 0 1 noreplx\r\nx\r\nset k 0 0 1 noreply \r\nx\r\n',
+      events: [
+        req('set', 'set k 0 0 1 noreply\r\nx\r\n', ['k'], { data: 'x', noreply: true }),
+        reject('set', ERR.format, 36, 24, 45),
+        req('set', 'set k 0 0 1 noreply \r\nx\r\n', ['k'], { data: 'x', noreply: true }),
+      ],
+    },
+    {
+      name: 'gets of several keys; bytes 0x7f and above are key bytes, 0x1f too',
+      input: 'gets a bb\x7f ccc\r\nget a\xff\x1fb c\r\n',
+      events: [
+        req('gets', 'gets a bb\x7f ccc\r\n', ['a', 'bb\x7f', 'ccc']),
+        req('get', 'get a\xff\x1fb c\r\n', ['a\xff\x1fb', 'c']),
+      ],
+    },
+    {
+      name: 'a set whose data block is cut at its CR',
+      input: 'set k 0 0 1\r\nx\r',
+      events: [],
+      held: 15,
     },
   ])
 })
