@@ -149,7 +149,7 @@ export function memcacheRequests(maxRequestSize: number): Driver {
           assert.ok(p.dataStart === p.lineEnd && p.dataEnd + 2 === p.end, 'data block bounds')
         }
         log.push(
-          `request ${p.kind} ${p.start}-${p.end} line ${p.lineEnd} data ${p.dataStart}-${p.dataEnd} noreply ${p.noreply} ${keys.join(' ')}`,
+          `request ${p.kind} ${p.start}-${p.end} line ${p.lineEnd} data ${p.dataStart}-${p.dataEnd} noreply ${p.noreply} long ${p.longNumber} lfnul ${p.keyLfNul} ${keys.join(' ')}`,
         )
         last = p.end
         stream.release(p.end)

@@ -218,6 +218,42 @@ describe('memcache reply parser: VALUE ... END is one frame', () => {
     },
   ])
 
+  // Whole, the next replies are framed in one pass (fastReply); cut, by the line
+  // classifier. run() checks both ways give the same frames.
+  run([
+    {
+      name: 'bytes of 10 digits, then 11 (leading zeros); flags and cas of 20 digits',
+      input:
+        'VALUE a 0 0000000001\r\nx\r\nVALUE b 18446744073709551615 00000000001 18446744073709551615\r\ny\r\nEND\r\n',
+      frames: [
+        values(
+          ['a', 'VALUE a 0 0000000001\r\nx\r\n'],
+          ['b', 'VALUE b 18446744073709551615 00000000001 18446744073709551615\r\ny\r\n'],
+        ),
+      ],
+    },
+    {
+      name: 'several spaces between fields, a key byte below SP',
+      input: 'VALUE  a  0  1\r\nx\r\nVALUE b\x01 0 1\r\ny\r\nEND\r\n',
+      frames: [
+        values(['a', 'VALUE  a  0  1\r\nx\r\n'], ['b\x01', 'VALUE b\x01 0 1\r\ny\r\n']),
+      ],
+    },
+    {
+      name: 'a VALUE line of exactly maxLine bytes, then one byte over',
+      input: `VALUE ${'k'.repeat(20)} 0 1\r\nx\r\nEND\r\nVALUE ${'k'.repeat(21)} 0 1\r\nx\r\nEND\r\n`,
+      maxLine: 32,
+      frames: [values(['k'.repeat(20), `VALUE ${'k'.repeat(20)} 0 1\r\nx\r\n`])],
+      error: true,
+    },
+    {
+      name: 'STORED then END, back to back, and END cut at its LF',
+      input: 'STORED\r\nEND\r\nEND\r',
+      frames: [line(MC_STORED, 'STORED\r\n'), line(MC_END, 'END\r\n')],
+      held: 4,
+    },
+  ])
+
   it('1000 items in one frame', () => {
     let input = ''
     const items: [string, string][] = []
