@@ -235,9 +235,7 @@ describe('memcache reply parser: VALUE ... END is one frame', () => {
     {
       name: 'several spaces between fields, a key byte below SP',
       input: 'VALUE  a  0  1\r\nx\r\nVALUE b\x01 0 1\r\ny\r\nEND\r\n',
-      frames: [
-        values(['a', 'VALUE  a  0  1\r\nx\r\n'], ['b\x01', 'VALUE b\x01 0 1\r\ny\r\n']),
-      ],
+      frames: [values(['a', 'VALUE  a  0  1\r\nx\r\n'], ['b\x01', 'VALUE b\x01 0 1\r\ny\r\n'])],
     },
     {
       name: 'a VALUE line of exactly maxLine bytes, then one byte over',
