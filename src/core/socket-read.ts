@@ -32,10 +32,29 @@ const READ_SIZE = 64 * 1024
 const readBuffer = Buffer.allocUnsafeSlow(READ_SIZE)
 const targets = new WeakMap<Socket, ReadTarget>()
 
+/** Reads up to this size copy through a cached view (below). */
+const VIEW_CACHE_MAX = 2048
+/**
+ * `readBuffer[0..n)` views by length, made on first use. Buffer#copy makes a
+ * view per call; `set` from a cached one skips it and its argument checks,
+ * about 430 of 1,200 instructions per 30-byte read (callgrind). At most 2,048
+ * small objects; in practice a few request and reply sizes.
+ */
+const views: (Buffer | undefined)[] = []
+
 /** A copy of the first `n` bytes of the shared read buffer. */
 function take(n: number): Buffer {
   const chunk = Buffer.allocUnsafe(n)
-  readBuffer.copy(chunk, 0, 0, n)
+  if (n > VIEW_CACHE_MAX) {
+    readBuffer.copy(chunk, 0, 0, n)
+    return chunk
+  }
+  let view = views[n]
+  if (view === undefined) {
+    view = readBuffer.subarray(0, n)
+    views[n] = view
+  }
+  chunk.set(view)
   return chunk
 }
 
