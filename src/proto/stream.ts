@@ -150,7 +150,12 @@ export class InputStream {
     const i = this.find(start)
     const chunk = this.chunks[i]!
     const local = start - this.bases[i]!
-    if (local + (end - start) <= chunk.length) return chunk.subarray(local, local + (end - start))
+    if (local + (end - start) <= chunk.length) {
+      // A whole chunk (a merge's fragment reply, usually) needs no view: making one costs
+      // a typed array and a read of its `.buffer`, which V8 answers in C++.
+      if (local === 0 && end - start === chunk.length) return chunk
+      return chunk.subarray(local, local + (end - start))
+    }
     const out = Buffer.allocUnsafe(end - start)
     this.copyOut(start, end, out, 0)
     return out

@@ -69,3 +69,22 @@ test('releaseTail leaves large tails, unpooled chunks and empty streams alone', 
   assert.equal(done.retained, 0)
   assert.equal(done.start, 5)
 })
+
+test('view: a whole chunk is returned as is, a part as a view, a straddling range as a copy', () => {
+  const s = new InputStream()
+  const a = Buffer.from('VALUE k 0 1\r\nx\r\nEND\r\n', 'latin1')
+  const b = Buffer.from('STORED\r\n', 'latin1')
+  s.push(a)
+  s.push(b)
+  assert.equal(s.view(0, a.length), a)
+  assert.equal(s.view(a.length, s.end), b)
+  const part = s.view(6, 7)
+  assert.equal(part.toString('latin1'), 'k')
+  assert.equal(part.buffer, a.buffer)
+  assert.equal(part.byteOffset, a.byteOffset + 6)
+  const across = s.view(a.length - 5, a.length + 6)
+  assert.equal(across.toString('latin1'), 'END\r\nSTORED')
+  a[a.length - 5] = 0x58
+  assert.equal(across.toString('latin1'), 'END\r\nSTORED', 'a copy, not a view')
+  assert.equal(part.toString('latin1'), 'k')
+})
