@@ -38,6 +38,7 @@ import {
   TARGETS,
   type TargetName,
   VALUE_SIZE,
+  WARM_UP,
   WORKLOADS,
   type WorkloadName,
 } from './plan.js'
@@ -394,17 +395,10 @@ class Bench {
   }
 
   private async warmUp(running: readonly RunningTarget[]): Promise<void> {
-    const warm: [WorkloadName, number][] = [
-      ['redis_get_p1', 10_000],
-      ['redis_set_p16', 40_000],
-      ['redis_mget10', 5_000],
-      ['mc_get', 10_000],
-      ['mc_mget10', 5_000],
-    ]
     log('warm-up (JIT, server connections; not reported)')
     for (const t of running) {
       if (!t.daemon || !t.ok) continue
-      for (const [wname, n] of warm) {
+      for (const [wname, n] of WARM_UP) {
         this.checkStop()
         const r = await this.runLoad(WORKLOADS[wname] as LoadWorkload, t, n)
         if (r.status !== 'ok' && !this.registry.isStopping) {
