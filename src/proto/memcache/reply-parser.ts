@@ -247,7 +247,7 @@ export class ReplyParser implements MemcacheReplyFrame, PieceSink {
     let i = i0
     if (buf[i] === 0x53) {
       // STORED CR LF
-      if (i + 8 > to) return false
+      if (i + 8 > to || 8 > this.maxLine) return false
       for (let k = 1; k < 6; k++) if (buf[i + k] !== W_STORED[k]) return false
       if (buf[i + 6] !== CR || buf[i + 7] !== LF) return false
       return this.frame(MC_STORED, base + i + 8)
@@ -290,7 +290,7 @@ export class ReplyParser implements MemcacheReplyFrame, PieceSink {
       i = dataEnd + 2
     }
     // END CR LF
-    if (i + 5 > to || buf[i] !== 0x45 || buf[i + 1] !== 0x4e || buf[i + 2] !== 0x44) return false
+    if (i + 5 > to || 5 > this.maxLine || buf[i] !== 0x45 || buf[i + 1] !== 0x4e || buf[i + 2] !== 0x44) return false
     if (buf[i + 3] !== CR || buf[i + 4] !== LF) return false
     this.items = n
     return this.frame(n > 0 ? MC_VALUE : MC_END, base + i + 5)

@@ -245,6 +245,20 @@ describe('memcache reply parser: VALUE ... END is one frame', () => {
       error: true,
     },
     {
+      name: 'STORED over a maxLine of 7',
+      input: 'STORED\r\n',
+      maxLine: 7,
+      frames: [],
+      error: true,
+    },
+    {
+      name: 'END over a maxLine of 4',
+      input: 'END\r\n',
+      maxLine: 4,
+      frames: [],
+      error: true,
+    },
+    {
       name: 'STORED then END, back to back, and END cut at its LF',
       input: 'STORED\r\nEND\r\nEND\r',
       frames: [line(MC_STORED, 'STORED\r\n'), line(MC_END, 'END\r\n')],
