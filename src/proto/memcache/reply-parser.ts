@@ -241,7 +241,9 @@ export class ReplyParser implements MemcacheReplyFrame, PieceSink {
    * key bytes above SP, a `bytes` of at most 10 digits, an optional cas) then
    * `END`. Anything else (another reply, a cut, extra spaces, an error) returns
    * false and leaves the frame to the line classifier, which reads the same
-   * bytes from the same offset and reaches the same result.
+   * bytes from the same offset and reaches the same result. A failed try may
+   * have overwritten the item arrays, which only hold the last frame until the
+   * next call to next().
    */
   private fastReply(buf: Buffer, i0: number, to: number, base: number): boolean {
     let i = i0

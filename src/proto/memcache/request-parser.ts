@@ -456,7 +456,9 @@ export class RequestParser implements PieceSink {
    * data block; keys of bytes above SP, numbers of at most 18 digits. Anything
    * else (another command, a cut, extra spaces, a control byte, an error)
    * returns false and leaves the frame to the state machine, which reads the
-   * same bytes from the same offset and reaches the same result.
+   * same bytes from the same offset and reaches the same result. A failed try
+   * may have overwritten the key arrays: the last frame's fields are only valid
+   * until the next call to next(), as documented.
    */
   private fastRequest(buf: Buffer, i0: number, to: number, base: number): boolean {
     const lf = buf.indexOf(LF, i0)
