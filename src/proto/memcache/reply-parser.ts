@@ -292,7 +292,8 @@ export class ReplyParser implements MemcacheReplyFrame, PieceSink {
       i = dataEnd + 2
     }
     // END CR LF
-    if (i + 5 > to || 5 > this.maxLine || buf[i] !== 0x45 || buf[i + 1] !== 0x4e || buf[i + 2] !== 0x44) return false
+    if (i + 5 > to || 5 > this.maxLine) return false
+    if (buf[i] !== 0x45 || buf[i + 1] !== 0x4e || buf[i + 2] !== 0x44) return false
     if (buf[i + 3] !== CR || buf[i + 4] !== LF) return false
     this.items = n
     return this.frame(n > 0 ? MC_VALUE : MC_END, base + i + 5)
