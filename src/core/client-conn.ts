@@ -34,6 +34,7 @@ import {
   type SplitHook,
 } from '../proto/types.js'
 import { OutQueue } from './bytes.js'
+import { clockNow } from './clock.js'
 import { connections } from './counters.js'
 import { type Flushable, markDirty } from './flush.js'
 import { CLOSE_CLEAN, CLOSE_ERROR, CLOSE_NONE, Msg } from './msg.js'
@@ -237,7 +238,7 @@ export class ClientConn implements ClientApi, Flushable {
       wasHeld = true
       m.pushRep(this.out)
       if (m.t0 > 0) {
-        if (now === 0) now = performance.now()
+        if (now === 0) now = clockNow()
         this.pool.observe(m, now)
       }
       this.outstanding--
@@ -290,7 +291,7 @@ export class ClientConn implements ClientApi, Flushable {
   private readonly onData = (chunk: Buffer): void => {
     if (this.closing) return
     // One clock read per chunk: every request completed by this read gets its time.
-    if (this.pool.timing) this.t0 = performance.now()
+    if (this.pool.timing) this.t0 = clockNow()
     try {
       const session = this.session ?? this.newSession()
       session.feed(chunk)

@@ -19,6 +19,7 @@
 
 import { connect, type Server as NetServer, Socket } from 'node:net'
 import { getSystemErrorName } from 'node:util'
+import { readEnded, readStarted } from './clock.js'
 
 /** Consumer of a socket's bytes. */
 export type ChunkHandler = (chunk: Buffer) => void
@@ -67,7 +68,14 @@ function directRead(): {
   // true: keep reading (false would pause the socket).
   const callback = (n: number): boolean => {
     const h = target.handler
-    if (h !== null) h(take(n))
+    if (h !== null) {
+      readStarted()
+      try {
+        h(take(n))
+      } finally {
+        readEnded()
+      }
+    }
     return true
   }
   return { target, onread: { buffer: readBuffer, callback } }

@@ -11,6 +11,7 @@
  */
 
 import { performance } from 'node:perf_hooks'
+import { clockNow } from './clock.js'
 
 export interface Timed {
   deadline: number
@@ -29,7 +30,7 @@ export class TimeoutList {
 
   /** Starts `t`'s clock now. */
   add(t: Timed): void {
-    t.deadline = performance.now() + this.ms
+    t.deadline = clockNow() + this.ms
     t.tlist = this
     t.tprev = this.tail
     t.tnext = null

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { clockNow } from '../../src/core/clock.js'
 import { acceptDirect, connectDirect, onChunks } from '../../src/core/socket-read.js'
 
 /** A listening server whose accepted sockets are handed to `accept` directly. */
@@ -122,6 +123,30 @@ test('pause stops direct reads until resume', async () => {
   s.resume()
   while (seen.length < 2) await sleep(5)
   assert.deepEqual(seen, ['one', 'two'])
+  c.destroy()
+  s.destroy()
+  server.close()
+})
+
+test('a direct read shares one clock reading with everything it triggers (clock.ts)', async () => {
+  const { server, c, s } = await oneClient()
+  const readings: [number, number][] = []
+  onChunks(s, () => {
+    const first = clockNow()
+    const t = performance.now()
+    while (performance.now() <= t) {}
+    readings.push([first, clockNow()])
+  })
+  c.write('one')
+  while (readings.length === 0) await sleep(5)
+  c.write('two')
+  while (readings.length < 2) await sleep(5)
+  assert.equal(readings[0]![1], readings[0]![0], 'one reading within a read')
+  assert.ok(readings[1]![0] > readings[0]![0], 'a new reading for the next read')
+  const outside = clockNow()
+  const t = performance.now()
+  while (performance.now() <= t) {}
+  assert.ok(clockNow() > outside, 'outside a read the clock moves')
   c.destroy()
   s.destroy()
   server.close()
