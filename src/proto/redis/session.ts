@@ -159,11 +159,11 @@ function digitCount(n: number): number {
   return d
 }
 
-/** Writes the decimal digits of `n` (non-negative) at `at`; returns the end. */
 /** Shared empty scratch, replaced on first use. */
 const NO_INTS = new Int32Array(0)
 const NO_FLOATS = new Float64Array(0)
 
+/** Writes the decimal digits of `n` (non-negative) at `at`; returns the end. */
 function writeDecimal(buf: Buffer, at: number, n: number): number {
   // Key lengths and argument counts: almost always one or two digits.
   if (n < 10) {
