@@ -8,6 +8,7 @@
 
 import type { Socket } from 'node:net'
 import type { PieceSink } from '../proto/stream.js'
+import { writeOut } from './socket-write.js'
 
 const EMPTY = Buffer.alloc(0)
 
@@ -120,13 +121,13 @@ export class OutQueue implements PieceSink {
       const b = this.bufs[0]!
       const s = this.starts[0]!
       const e = this.ends[0]!
-      socket.write(s === 0 && e === b.length ? b : b.subarray(s, e))
+      writeOut(socket, s === 0 && e === b.length ? b : b.subarray(s, e))
     } else if (this.bytes <= GATHER_LIMIT) {
       const out = Buffer.allocUnsafe(this.bytes)
       let at = 0
       for (let i = 0; i < n; i++)
         at = copyPiece(this.bufs[i]!, this.starts[i]!, this.ends[i]!, out, at)
-      socket.write(out)
+      writeOut(socket, out)
     } else {
       socket.cork()
       for (let i = 0; i < n; i++) socket.write(this.bufs[i]!.subarray(this.starts[i], this.ends[i]))

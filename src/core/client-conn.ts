@@ -40,6 +40,7 @@ import { type Flushable, markDirty } from './flush.js'
 import { CLOSE_CLEAN, CLOSE_ERROR, CLOSE_NONE, Msg } from './msg.js'
 import type { Pool } from './pool.js'
 import { onChunks } from './socket-read.js'
+import { unsentBytes } from './socket-write.js'
 
 /** How long a connection the proxy closes keeps reading (and dropping) input after its FIN. */
 export const LINGER_MS = 2000
@@ -224,7 +225,7 @@ export class ClientConn implements ClientApi, Flushable {
     if (msg !== this.head) {
       // Held until the replies before it are in: counts toward client_max_buffer.
       this.held += msg.repLength
-      if (this.maxBuffer > 0 && this.held + this.socket.writableLength > this.maxBuffer) {
+      if (this.maxBuffer > 0 && this.held + unsentBytes(this.socket) > this.maxBuffer) {
         this.overflow()
       }
       return
@@ -261,7 +262,7 @@ export class ClientConn implements ClientApi, Flushable {
       return
     }
     this.out.writeTo(this.socket)
-    if (this.maxBuffer > 0 && this.socket.writableLength + this.held > this.maxBuffer) {
+    if (this.maxBuffer > 0 && unsentBytes(this.socket) + this.held > this.maxBuffer) {
       this.overflow()
       return
     }
@@ -302,7 +303,7 @@ export class ClientConn implements ClientApi, Flushable {
     if (
       !this.paused &&
       (this.outstanding > this.maxInflight ||
-        this.socket.writableLength + this.held > this.pauseBytes)
+        unsentBytes(this.socket) + this.held > this.pauseBytes)
     ) {
       this.paused = true
       this.pool.counters.client_read_paused++
@@ -335,7 +336,7 @@ export class ClientConn implements ClientApi, Flushable {
     if (this.closing) return
     if (
       this.outstanding <= this.maxInflight / 2 &&
-      this.socket.writableLength + this.held <= this.pauseBytes / 2
+      unsentBytes(this.socket) + this.held <= this.pauseBytes / 2
     ) {
       this.paused = false
       this.socket.resume()
@@ -407,7 +408,7 @@ export class ClientConn implements ClientApi, Flushable {
     this.closing = true
     this.pool.counters.client_buffer_closed++
     this.count(false)
-    const unread = this.socket.writableLength + this.held
+    const unread = unsentBytes(this.socket) + this.held
     this.log.log(
       5,
       'client',

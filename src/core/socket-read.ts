@@ -15,11 +15,14 @@
  * installs it when the handle has one (Node 20 and 22 do) and otherwise leaves
  * the server as it is, so walnut then reads the ordinary way. TLS sockets
  * always read the ordinary way (TLS decrypts into its own buffers).
+ *
+ * The sockets made here are also written directly (socket-write.ts).
  */
 
 import { connect, type Server as NetServer, Socket } from 'node:net'
 import { getSystemErrorName } from 'node:util'
 import { readEnded, readStarted } from './clock.js'
+import { enableDirectWrite } from './socket-write.js'
 
 /** Consumer of a socket's bytes. */
 export type ChunkHandler = (chunk: Buffer) => void
@@ -95,6 +98,7 @@ export function connectDirect(
   const { target, onread } = directRead()
   const socket = connect({ ...options, onread })
   targets.set(socket, target)
+  enableDirectWrite(socket)
   return socket
 }
 
@@ -127,6 +131,7 @@ export function acceptDirect(server: NetServer, accept: (socket: Socket) => void
     }
     const socket = new Socket(options as ConstructorParameters<typeof Socket>[0])
     targets.set(socket, target)
+    enableDirectWrite(socket)
     accept(socket)
   }
   return true
