@@ -113,21 +113,21 @@ export class OutQueue implements PieceSink {
     return this.n === 0
   }
 
-  /** Writes everything queued to `socket` and empties the queue. */
-  writeTo(socket: Socket): void {
+  /** Writes everything queued to `socket` (`direct`: see socket-write.ts) and empties the queue. */
+  writeTo(socket: Socket, direct = false): void {
     const n = this.n
     if (n === 0) return
     if (n === 1) {
       const b = this.bufs[0]!
       const s = this.starts[0]!
       const e = this.ends[0]!
-      writeOut(socket, s === 0 && e === b.length ? b : b.subarray(s, e))
+      writeOut(socket, s === 0 && e === b.length ? b : b.subarray(s, e), direct)
     } else if (this.bytes <= GATHER_LIMIT) {
       const out = Buffer.allocUnsafe(this.bytes)
       let at = 0
       for (let i = 0; i < n; i++)
         at = copyPiece(this.bufs[i]!, this.starts[i]!, this.ends[i]!, out, at)
-      writeOut(socket, out)
+      writeOut(socket, out, direct)
     } else {
       socket.cork()
       for (let i = 0; i < n; i++) socket.write(this.bufs[i]!.subarray(this.starts[i], this.ends[i]))

@@ -40,7 +40,7 @@ import { type Flushable, markDirty } from './flush.js'
 import { CLOSE_CLEAN, CLOSE_ERROR, CLOSE_NONE, Msg } from './msg.js'
 import type { Pool } from './pool.js'
 import { onChunks } from './socket-read.js'
-import { unsentBytes } from './socket-write.js'
+import { isDirectWrite, unsentBytes } from './socket-write.js'
 
 /** How long a connection the proxy closes keeps reading (and dropping) input after its FIN. */
 export const LINGER_MS = 2000
@@ -54,6 +54,8 @@ export class ClientConn implements ClientApi, Flushable {
   /** Made at the first bytes: an idle connection costs no parser (docs/failures.md). */
   private session: ClientSession | null = null
   private readonly out = new OutQueue()
+  /** Written directly (socket-write.ts). */
+  private readonly direct: boolean
   /** Request-order queue. */
   private head: Msg | null = null
   private tail: Msg | null = null
@@ -89,6 +91,7 @@ export class ClientConn implements ClientApi, Flushable {
     private readonly onGone: (c: ClientConn) => void,
   ) {
     this.log = pool.log
+    this.direct = isDirectWrite(socket)
     const cfg = pool.config
     this.maxBuffer = cfg.clientMaxBuffer
     this.maxInflight = cfg.clientMaxInflight > 0 ? cfg.clientMaxInflight : Number.POSITIVE_INFINITY
@@ -225,7 +228,10 @@ export class ClientConn implements ClientApi, Flushable {
     if (msg !== this.head) {
       // Held until the replies before it are in: counts toward client_max_buffer.
       this.held += msg.repLength
-      if (this.maxBuffer > 0 && this.held + unsentBytes(this.socket) > this.maxBuffer) {
+      if (
+        this.maxBuffer > 0 &&
+        this.held + unsentBytes(this.socket, this.direct) > this.maxBuffer
+      ) {
         this.overflow()
       }
       return
@@ -261,8 +267,8 @@ export class ClientConn implements ClientApi, Flushable {
       this.out.clear()
       return
     }
-    this.out.writeTo(this.socket)
-    if (this.maxBuffer > 0 && unsentBytes(this.socket) + this.held > this.maxBuffer) {
+    this.out.writeTo(this.socket, this.direct)
+    if (this.maxBuffer > 0 && unsentBytes(this.socket, this.direct) + this.held > this.maxBuffer) {
       this.overflow()
       return
     }
@@ -303,7 +309,7 @@ export class ClientConn implements ClientApi, Flushable {
     if (
       !this.paused &&
       (this.outstanding > this.maxInflight ||
-        unsentBytes(this.socket) + this.held > this.pauseBytes)
+        unsentBytes(this.socket, this.direct) + this.held > this.pauseBytes)
     ) {
       this.paused = true
       this.pool.counters.client_read_paused++
@@ -336,7 +342,7 @@ export class ClientConn implements ClientApi, Flushable {
     if (this.closing) return
     if (
       this.outstanding <= this.maxInflight / 2 &&
-      unsentBytes(this.socket) + this.held <= this.pauseBytes / 2
+      unsentBytes(this.socket, this.direct) + this.held <= this.pauseBytes / 2
     ) {
       this.paused = false
       this.socket.resume()
@@ -408,7 +414,7 @@ export class ClientConn implements ClientApi, Flushable {
     this.closing = true
     this.pool.counters.client_buffer_closed++
     this.count(false)
-    const unread = unsentBytes(this.socket) + this.held
+    const unread = unsentBytes(this.socket, this.direct) + this.held
     this.log.log(
       5,
       'client',

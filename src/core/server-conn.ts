@@ -27,6 +27,7 @@ import { type Flushable, markDirty } from './flush.js'
 import { Msg } from './msg.js'
 import type { Server } from './server.js'
 import { connectDirect, onChunks } from './socket-read.js'
+import { isDirectWrite } from './socket-write.js'
 import { untime } from './timeouts.js'
 import {
   connectBackend,
@@ -61,6 +62,8 @@ export class ServerConn implements ServerApi, Flushable {
   /** End the socket politely (FIN after what was written) instead of destroying it. */
   private graceful = false
   private readonly out = new OutQueue()
+  /** Written directly (socket-write.ts). */
+  private readonly direct: boolean
   private readonly session: ServerSession
   /** Messages awaiting replies, oldest first (linked through Msg.snext). */
   private head: Msg | null = null
@@ -86,6 +89,7 @@ export class ServerConn implements ServerApi, Flushable {
       : addr.kind === 'unix'
         ? connectDirect({ path: addr.path })
         : connectDirect({ host: server.host, port: addr.port, noDelay: true })
+    this.direct = isDirectWrite(this.socket)
     if (this.tls) {
       this.socket.once('connect', this.onTcpConnect)
       this.socket.on('secureConnect', this.onConnect)
@@ -144,7 +148,7 @@ export class ServerConn implements ServerApi, Flushable {
     this.outQ += this.inQReplies
     this.outQBytes += this.inQReplyBytes
     this.inQ = this.inQBytes = this.inQReplies = this.inQReplyBytes = 0
-    this.out.writeTo(this.socket)
+    this.out.writeTo(this.socket, this.direct)
     if (this.retiring) this.finishRetired()
   }
 

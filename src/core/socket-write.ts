@@ -74,7 +74,11 @@ export function enableDirectWrite(socket: Socket): void {
   if (binding !== null) (socket as Marked)[kDirect] = true
 }
 
-/** True when `socket` is written directly (for tests). */
+/**
+ * True when `socket` is to be written directly. A connection asks once and
+ * passes the answer to every write: looking the mark up per write is a
+ * megamorphic load, as sockets come in many shapes.
+ */
 export function isDirectWrite(socket: Socket): boolean {
   return (socket as Marked)[kDirect] === true
 }
@@ -91,17 +95,14 @@ function newReq(): WriteReq {
 /** A request no write holds: the last one completed synchronously. */
 let spare: WriteReq | null = null
 
-/** Writes `buf` to `socket`: directly when it is marked and nothing is queued in Writable. */
-export function writeOut(socket: Socket, buf: Buffer): void {
+/**
+ * Writes `buf` to `socket`: directly when `direct` (isDirectWrite) and nothing
+ * is queued in Writable, else through socket.write.
+ */
+export function writeOut(socket: Socket, buf: Buffer, direct: boolean): void {
   const s = socket as Marked
   const h = s._handle
-  if (
-    s[kDirect] !== true ||
-    h === null ||
-    s.connecting ||
-    s.writableLength !== 0 ||
-    s.writableEnded
-  ) {
+  if (!direct || h === null || s.connecting || s.writableLength !== 0 || s.writableEnded) {
     socket.write(buf)
     return
   }
@@ -143,10 +144,14 @@ function writeError(errno: number): Error {
   return Object.assign(new Error(`write ${code}`), { code, errno, syscall: 'write' })
 }
 
-/** Bytes written to `socket` and not yet taken by the kernel, by Writable or directly. */
-export function unsentBytes(socket: Socket): number {
-  const s = socket as Marked
-  const h = s._handle
-  if (s[kDirect] !== true || h === null) return socket.writableLength
+/**
+ * Bytes written to `socket` and not yet taken by the kernel, by Writable or
+ * directly (`direct` as for writeOut). A Writable write libuv is still busy
+ * with counts twice; that only happens after a fallback, and errs toward
+ * pausing early.
+ */
+export function unsentBytes(socket: Socket, direct: boolean): number {
+  const h = (socket as Marked)._handle
+  if (!direct || h === null) return socket.writableLength
   return socket.writableLength + h.writeQueueSize
 }
