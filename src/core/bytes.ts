@@ -8,7 +8,7 @@
 
 import type { Socket } from 'node:net'
 import type { PieceSink } from '../proto/stream.js'
-import { writeOut } from './socket-write.js'
+import { writeOut, writeOutv } from './socket-write.js'
 
 const EMPTY = Buffer.alloc(0)
 
@@ -129,9 +129,9 @@ export class OutQueue implements PieceSink {
         at = copyPiece(this.bufs[i]!, this.starts[i]!, this.ends[i]!, out, at)
       writeOut(socket, out, direct)
     } else {
-      socket.cork()
-      for (let i = 0; i < n; i++) socket.write(this.bufs[i]!.subarray(this.starts[i], this.ends[i]))
-      socket.uncork()
+      const views: Buffer[] = []
+      for (let i = 0; i < n; i++) views.push(this.bufs[i]!.subarray(this.starts[i], this.ends[i]))
+      writeOutv(socket, views, direct)
     }
     this.clear()
   }

@@ -10,6 +10,8 @@
  * writes complete synchronously. When the kernel cannot take everything, libuv
  * queues the rest, in order behind earlier writes, and keeps that request and
  * its buffer until the write completes; the next write then gets a new request.
+ * A list of buffers (a large reply in pieces) goes out the same way with writev,
+ * so Writable is not used at all once the socket is connected.
  *
  * It needs Node's `stream_wrap` binding (WriteWrap, and the flag saying whether
  * the last write went asynchronous), reached through `process.binding`. Node 20
@@ -24,6 +26,7 @@ import { getSystemErrorName } from 'node:util'
 
 interface StreamHandle {
   writeBuffer(req: WriteReq, buf: Buffer): number
+  writev(req: WriteReq, bufs: Buffer[], allBuffers: true): number
   /** Bytes libuv has queued and not yet written. */
   readonly writeQueueSize: number
 }
@@ -32,7 +35,7 @@ interface WriteReq {
   handle: StreamHandle | null
   oncomplete: (this: WriteReq, status: number) => void
   /** Kept alive while libuv writes it. */
-  buffer: Buffer | null
+  buffer: Buffer | Buffer[] | null
   socket: Socket | null
 }
 
@@ -44,6 +47,10 @@ interface StreamWrapBinding {
 
 /** The binding, or null when this Node does not offer it. */
 function loadBinding(): StreamWrapBinding | null {
+  // process.binding is deprecated (DEP0111): with --throw-deprecation its warning would be
+  // thrown on the next tick, out of reach of the catch below. (--pending-deprecation alone
+  // prints the warning once, as asked.)
+  if (process.throwDeprecation) return null
   try {
     const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding(
       'stream_wrap',
@@ -56,7 +63,7 @@ function loadBinding(): StreamWrapBinding | null {
       return b as StreamWrapBinding
     }
   } catch {
-    // Removed, or refused (--pending-deprecation with --throw-deprecation): write the usual way.
+    // Removed from this Node: write the usual way.
   }
   return null
 }
@@ -95,21 +102,52 @@ function newReq(): WriteReq {
 /** A request no write holds: the last one completed synchronously. */
 let spare: WriteReq | null = null
 
+/** The socket's handle when it can be written directly now, else null. */
+function directHandle(socket: Socket, direct: boolean): StreamHandle | null {
+  const s = socket as Marked
+  // Bytes Writable holds must go first, and it must see connect and end() itself.
+  if (!direct || s.connecting || s.writableLength !== 0 || s.writableEnded) return null
+  return s._handle
+}
+
 /**
  * Writes `buf` to `socket`: directly when `direct` (isDirectWrite) and nothing
  * is queued in Writable, else through socket.write.
  */
 export function writeOut(socket: Socket, buf: Buffer, direct: boolean): void {
-  const s = socket as Marked
-  const h = s._handle
-  if (!direct || h === null || s.connecting || s.writableLength !== 0 || s.writableEnded) {
+  const h = directHandle(socket, direct)
+  if (h === null) {
     socket.write(buf)
     return
   }
   const req = spare ?? newReq()
-  const err = h.writeBuffer(req, buf)
+  written(socket, h, req, buf, h.writeBuffer(req, buf))
+}
+
+/** writeOut for several buffers, written in order in one system call (writev). */
+export function writeOutv(socket: Socket, bufs: Buffer[], direct: boolean): void {
+  const h = directHandle(socket, direct)
+  if (h === null) {
+    socket.cork()
+    for (const b of bufs) socket.write(b)
+    socket.uncork()
+    return
+  }
+  const req = spare ?? newReq()
+  written(socket, h, req, bufs, h.writev(req, bufs, true))
+}
+
+/** After a direct write of `data` with `req` returned `err`. */
+function written(
+  socket: Socket,
+  h: StreamHandle,
+  req: WriteReq,
+  data: Buffer | Buffer[],
+  err: number,
+): void {
   if (err !== 0) {
-    // Nothing was queued; the request stays spare. As Writable does on a write error.
+    // As Writable does on a write error. The request is not reused: libuv may have seen it.
+    spare = null
     socket.destroy(writeError(err))
     return
   }
@@ -117,10 +155,10 @@ export function writeOut(socket: Socket, buf: Buffer, direct: boolean): void {
     spare = req
     return
   }
-  // libuv holds the request and the buffer until the write completes.
+  // libuv holds the request and the bytes until the write completes.
   spare = null
   req.handle = h
-  req.buffer = buf
+  req.buffer = data
   req.socket = socket
 }
 
@@ -146,9 +184,8 @@ function writeError(errno: number): Error {
 
 /**
  * Bytes written to `socket` and not yet taken by the kernel, by Writable or
- * directly (`direct` as for writeOut). A Writable write libuv is still busy
- * with counts twice; that only happens after a fallback, and errs toward
- * pausing early.
+ * directly (`direct` as for writeOut). A direct socket uses Writable only
+ * before it connects and after end(), so no byte is in both counts.
  */
 export function unsentBytes(socket: Socket, direct: boolean): number {
   const h = (socket as Marked)._handle

@@ -8,6 +8,7 @@
  */
 
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { test } from 'node:test'
@@ -18,6 +19,7 @@ import {
   isDirectWrite,
   unsentBytes,
   writeOut,
+  writeOutv,
 } from '../../src/core/socket-write.js'
 
 /** A direct socket `d` connected to a plain server socket `peer`. */
@@ -167,4 +169,47 @@ test('an unmarked socket is written through Writable, as before', async () => {
   d.destroy()
   peer.destroy()
   server.close()
+})
+
+test('writeOutv: buffer lists go out directly, in order with single writes, counted once', async () => {
+  const { server, d, peer } = await pair()
+  peer.pause()
+  const parts: Buffer[] = []
+  for (let i = 0; i < 12; i++) {
+    if (i % 3 === 0) {
+      const one = pattern(1_000_000, i)
+      parts.push(one)
+      writeOut(d, one, true)
+    } else {
+      const list = [pattern(700_000, i), pattern(5, i + 100), pattern(3_000_000, i + 200)]
+      parts.push(...list)
+      writeOutv(d, list, true)
+    }
+    assert.equal(d.writableLength, 0, 'Writable is not used')
+  }
+  const handle = (d as unknown as { _handle: { writeQueueSize: number } })._handle
+  assert.ok(handle.writeQueueSize > 0, 'the peer does not read: libuv queues')
+  assert.equal(unsentBytes(d, true), handle.writeQueueSize, 'each unsent byte counted once')
+  const got = readAll(peer)
+  peer.resume()
+  await once(d, 'drain')
+  d.end()
+  assert.deepEqual(await got, Buffer.concat(parts))
+  server.close()
+})
+
+test('with --throw-deprecation the deprecated binding is not touched: plain writes, no crash', () => {
+  const url = new URL('../../src/core/socket-write.js', import.meta.url).href
+  const script = `const m = await import(${JSON.stringify(url)}); console.log(m.directWriteAvailable); await new Promise((r) => setTimeout(r, 50))`
+  for (const [flags, want] of [
+    [['--throw-deprecation'], 'false'],
+    [['--throw-deprecation', '--pending-deprecation'], 'false'],
+    [[], 'true'],
+  ] as const) {
+    const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    })
+    assert.equal(r.status, 0, `${flags.join(' ')}: ${r.stderr}`)
+    assert.equal(r.stdout, `${want}\n`, flags.join(' '))
+  }
 })
