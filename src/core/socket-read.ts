@@ -22,7 +22,6 @@
 import { connect, type Server as NetServer, Socket } from 'node:net'
 import { getSystemErrorName } from 'node:util'
 import { readEnded, readStarted } from './clock.js'
-import { enableDirectWrite } from './socket-write.js'
 
 /** Consumer of a socket's bytes. */
 export type ChunkHandler = (chunk: Buffer) => void
@@ -84,6 +83,11 @@ function directRead(): {
   return { target, onread: { buffer: readBuffer, callback } }
 }
 
+/** True for a socket made here (connectDirect, acceptDirect): a plain one that reads directly. */
+export function isDirectSocket(socket: Socket): boolean {
+  return targets.has(socket)
+}
+
 /** Calls `handler` with every chunk the socket reads, direct or through 'data'. */
 export function onChunks(socket: Socket, handler: ChunkHandler): void {
   const target = targets.get(socket)
@@ -98,7 +102,6 @@ export function connectDirect(
   const { target, onread } = directRead()
   const socket = connect({ ...options, onread })
   targets.set(socket, target)
-  enableDirectWrite(socket)
   return socket
 }
 
@@ -131,7 +134,6 @@ export function acceptDirect(server: NetServer, accept: (socket: Socket) => void
     }
     const socket = new Socket(options as ConstructorParameters<typeof Socket>[0])
     targets.set(socket, target)
-    enableDirectWrite(socket)
     accept(socket)
   }
   return true

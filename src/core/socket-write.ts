@@ -16,13 +16,14 @@
  * It needs Node's `stream_wrap` binding (WriteWrap, and the flag saying whether
  * the last write went asynchronous), reached through `process.binding`. Node 20
  * and 22 have it; without it every write goes through `socket.write`. Only
- * sockets marked by `enableDirectWrite` (plain TCP and unix sockets that
- * socket-read.ts creates) are written directly, and only while Writable holds
- * nothing, so a direct write can never overtake bytes Writable still holds.
+ * the sockets socket-read.ts creates (plain TCP and unix sockets) are written
+ * directly, and only while Writable holds nothing, so a direct write can never
+ * overtake bytes Writable still holds.
  */
 
 import type { Socket } from 'node:net'
 import { getSystemErrorName } from 'node:util'
+import { isDirectSocket } from './socket-read.js'
 
 interface StreamHandle {
   writeBuffer(req: WriteReq, buf: Buffer): number
@@ -73,21 +74,14 @@ const binding = loadBinding()
 /** True when direct writes are available on this Node. */
 export const directWriteAvailable = binding !== null
 
-const kDirect = Symbol('walnut.directWrite')
-type Marked = Socket & { [kDirect]?: true; _handle: StreamHandle | null }
-
-/** Marks a plain (not TLS) socket to be written directly. */
-export function enableDirectWrite(socket: Socket): void {
-  if (binding !== null) (socket as Marked)[kDirect] = true
-}
+type WithHandle = Socket & { _handle: StreamHandle | null }
 
 /**
  * True when `socket` is to be written directly. A connection asks once and
- * passes the answer to every write: looking the mark up per write is a
- * megamorphic load, as sockets come in many shapes.
+ * passes the answer to every write, which keeps the lookup off the hot path.
  */
 export function isDirectWrite(socket: Socket): boolean {
-  return (socket as Marked)[kDirect] === true
+  return binding !== null && isDirectSocket(socket)
 }
 
 function newReq(): WriteReq {
@@ -104,7 +98,7 @@ let spare: WriteReq | null = null
 
 /** The socket's handle when it can be written directly now, else null. */
 function directHandle(socket: Socket, direct: boolean): StreamHandle | null {
-  const s = socket as Marked
+  const s = socket as WithHandle
   // Bytes Writable holds must go first, and it must see connect and end() itself.
   if (!direct || s.connecting || s.writableLength !== 0 || s.writableEnded) return null
   return s._handle
@@ -188,7 +182,7 @@ function writeError(errno: number): Error {
  * before it connects and after end(), so no byte is in both counts.
  */
 export function unsentBytes(socket: Socket, direct: boolean): number {
-  const h = (socket as Marked)._handle
+  const h = (socket as WithHandle)._handle
   if (!direct || h === null) return socket.writableLength
   return socket.writableLength + h.writeQueueSize
 }
