@@ -17,8 +17,11 @@ export class ByteList implements PieceSink {
   private buf: Buffer = EMPTY
   private start = 0
   private end = 0
-  /** Every piece, as views, once there is more than one. */
-  private more: Buffer[] | null = null
+  /**
+   * Every piece as (buffer, start, end) triplets, once there is more than one:
+   * one array, where views would cost a typed array per piece.
+   */
+  private more: (Buffer | number)[] | null = null
   length = 0
 
   piece(buf: Buffer, start: number, end: number): void {
@@ -28,8 +31,8 @@ export class ByteList implements PieceSink {
       this.start = start
       this.end = end
     } else {
-      if (this.more === null) this.more = [this.buf.subarray(this.start, this.end)]
-      this.more.push(buf.subarray(start, end))
+      if (this.more === null) this.more = [this.buf, this.start, this.end]
+      this.more.push(buf, start, end)
     }
     this.length += end - start
   }
@@ -41,8 +44,11 @@ export class ByteList implements PieceSink {
 
   /** Hands every piece to `sink`, in order. */
   pushTo(sink: PieceSink): void {
-    if (this.more !== null) {
-      for (const b of this.more) sink.piece(b, 0, b.length)
+    const more = this.more
+    if (more !== null) {
+      for (let i = 0; i < more.length; i += 3) {
+        sink.piece(more[i] as Buffer, more[i + 1] as number, more[i + 2] as number)
+      }
     } else if (this.length > 0) {
       sink.piece(this.buf, this.start, this.end)
     }
@@ -50,8 +56,15 @@ export class ByteList implements PieceSink {
 
   /** The bytes as one Buffer (a view when there is one piece). For tests and logs. */
   toBuffer(): Buffer {
-    if (this.more !== null) return Buffer.concat(this.more, this.length)
-    return this.buf.subarray(this.start, this.end)
+    if (this.more === null) return this.buf.subarray(this.start, this.end)
+    const out = Buffer.allocUnsafe(this.length)
+    let at = 0
+    this.pushTo({
+      piece: (b, s, e) => {
+        at += b.copy(out, at, s, e)
+      },
+    })
+    return out
   }
 
   clear(): void {

@@ -24,7 +24,7 @@
 
 import type { Socket } from 'node:net'
 import { LOG_INFO } from '../log/logger.js'
-import type { InputStream, PieceSink } from '../proto/stream.js'
+import type { InputStream, PieceSink, PieceSource } from '../proto/stream.js'
 import {
   type ClientApi,
   type ClientSession,
@@ -160,14 +160,21 @@ export class ClientConn implements ClientApi, Flushable {
     this.nfrag = 0
   }
 
-  fragment(server: number, bytes: Buffer, key: Uint8Array, keyStart: number, keyEnd: number): void {
+  fragment(
+    server: number,
+    request: Buffer | PieceSource,
+    key: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+  ): void {
     const parent = this.splitMsg
     if (parent === null) return
     const frag = new Msg(null)
     frag.parent = parent
     frag.fragIndex = this.nfrag++
     frag.t0 = parent.t0
-    frag.req.append(bytes)
+    if (request instanceof Uint8Array) frag.req.append(request)
+    else request.pushTo(frag.req)
     parent.pending++
     this.pool.counters.fragments++
     this.pool.sendFragment(server, frag, key, keyStart, keyEnd)

@@ -14,6 +14,8 @@
  * into a reused scratch buffer.
  */
 
+import { doubled } from './grow.js'
+
 const EMPTY = Buffer.alloc(0)
 /** releaseTail copies a retained tail up to this size (a pool slab is 8 KiB). */
 const TAIL_COPY_MAX = 2048
@@ -21,6 +23,11 @@ const TAIL_COPY_MAX = 2048
 /** Receives the pieces of a byte range: `buf[start..end)`, in order. */
 export interface PieceSink {
   piece(buf: Buffer, start: number, end: number): void
+}
+
+/** Bytes that are pushed, on request and at once, into a sink as pieces. */
+export interface PieceSource {
+  pushTo(sink: PieceSink): void
 }
 
 export class InputStream {
@@ -204,5 +211,44 @@ export class InputStream {
       if (c !== lower.charCodeAt(k)) return false
     }
     return true
+  }
+}
+
+/**
+ * A request assembled without copying: a head buffer, then ranges of a
+ * client's stream as its chunks hold them (the pieces are read by `pushTo`
+ * only, so the object is reused from one request to the next).
+ */
+export class StreamRanges implements PieceSource {
+  private head: Buffer = EMPTY
+  private stream: InputStream | null = null
+  /** Absolute [start, end) pairs; adjacent ranges are merged as they are added. */
+  private ranges = new Float64Array(16)
+  private n = 0
+
+  /** Starts over with `head`, then ranges of `stream`. */
+  begin(head: Buffer, stream: InputStream): void {
+    this.head = head
+    this.stream = stream
+    this.n = 0
+  }
+
+  add(start: number, end: number): void {
+    const n = this.n
+    if (n > 0 && this.ranges[2 * n - 1] === start) {
+      this.ranges[2 * n - 1] = end
+      return
+    }
+    if (2 * n === this.ranges.length) this.ranges = doubled(this.ranges)
+    this.ranges[2 * n] = start
+    this.ranges[2 * n + 1] = end
+    this.n = n + 1
+  }
+
+  pushTo(sink: PieceSink): void {
+    sink.piece(this.head, 0, this.head.length)
+    const stream = this.stream!
+    for (let i = 0; i < this.n; i++)
+      stream.pieces(this.ranges[2 * i]!, this.ranges[2 * i + 1]!, sink)
   }
 }

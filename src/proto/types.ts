@@ -18,7 +18,7 @@
  */
 
 import type { PoolConfig } from '../config/types.js'
-import type { InputStream, PieceSink } from './stream.js'
+import type { InputStream, PieceSink, PieceSource } from './stream.js'
 
 /** Request flag: the client expects no reply (memcache `noreply`); the server sends none. */
 export const F_NOREPLY = 1
@@ -99,14 +99,22 @@ export interface ClientApi {
    */
   beginSplit(hook: SplitHook): void
   /**
-   * One fragment for `server`. `key[keyStart..keyEnd)` is the fragment's FIRST key:
+   * One fragment for `server`: its request as a buffer, or as pieces the core
+   * takes at once (a source may be reused for the next fragment).
+   * `key[keyStart..keyEnd)` is the fragment's FIRST key:
    * with server_connections > 1 the fragment goes on the server connection a
    * single-key request for that key takes, so a client's `SET k1` then
    * `MGET k1 k2` reach the server in that order for k1 (nutcracker does not
    * promise this). Later keys of the fragment may share no connection with
    * earlier single-key requests for them; see docs/failures.md.
    */
-  fragment(server: number, bytes: Buffer, key: Uint8Array, keyStart: number, keyEnd: number): void
+  fragment(
+    server: number,
+    request: Buffer | PieceSource,
+    key: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+  ): void
   endSplit(): void
   /** A reply made by the proxy itself, delivered in request order. */
   reply(bytes: Buffer): void

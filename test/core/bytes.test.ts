@@ -65,9 +65,14 @@ test('ByteList: several pieces keep their order; clear empties it', () => {
   l.append(b('!'))
   assert.equal(l.length, 9)
   assert.equal(l.toBuffer().toString('latin1'), 'get abc\n!')
-  const out: string[] = []
-  l.pushTo({ piece: (buf, s, e) => out.push(buf.toString('latin1', s, e)) })
-  assert.deepEqual(out, ['get ', 'abc\n', '!'])
+  // The chunks themselves, with bounds: no view is made per piece.
+  const { sink, pieces } = recordSink(one)
+  l.pushTo(sink)
+  assert.deepEqual(pieces, [
+    [true, 2, 6, 'get '],
+    [false, 0, 4, 'abc\n'],
+    [false, 0, 1, '!'],
+  ])
   l.clear()
   assert.equal(l.length, 0)
   assert.equal(l.toBuffer().length, 0)

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { InputStream } from '../../src/proto/stream.js'
+import { InputStream, StreamRanges } from '../../src/proto/stream.js'
 
 /** `text` in a slice of a larger buffer, as reads copied into Node's Buffer pool are. */
 function pooled(text: string): Buffer {
@@ -87,4 +87,36 @@ test('view: a whole chunk is returned as is, a part as a view, a straddling rang
   a[a.length - 5] = 0x58
   assert.equal(across.toString('latin1'), 'END\r\nSTORED', 'a copy, not a view')
   assert.equal(part.toString('latin1'), 'k')
+})
+
+test('StreamRanges: the head, then each range as pieces of the chunks; adjacent ranges merge', () => {
+  const s = new InputStream()
+  const first = Buffer.from('*3\r\n$4\r\nMGET\r\n$2\r\nk1', 'latin1')
+  const second = Buffer.from('\r\n$2\r\nk2\r\n', 'latin1')
+  s.push(first)
+  s.push(second)
+  const r = new StreamRanges()
+  const head = Buffer.from('HEAD', 'latin1')
+  const pushed = (): [Buffer, number, number][] => {
+    const out: [Buffer, number, number][] = []
+    r.pushTo({ piece: (buf, start, end) => out.push([buf, start, end]) })
+    return out
+  }
+  r.begin(head, s)
+  // k1's element straddles the chunks; k2's follows it at once and joins its range.
+  r.add(14, 22)
+  r.add(22, 30)
+  assert.deepEqual(pushed(), [
+    [head, 0, 4],
+    [first, 14, 20],
+    [second, 0, 10],
+  ])
+  // Reused: begin starts over; separate ranges stay separate, in the order added.
+  r.begin(head, s)
+  r.add(22, 30)
+  r.add(4, 14)
+  assert.deepEqual(
+    pushed().map(([buf, start, end]) => buf.toString('latin1', start, end)),
+    ['HEAD', '$2\r\nk2\r\n', '$4\r\nMGET\r\n'],
+  )
 })

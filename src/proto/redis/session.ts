@@ -25,7 +25,7 @@
  * unparsable fails the connection with `Invalid argument` (spec §8.1).
  */
 
-import { InputStream } from '../stream.js'
+import { InputStream, StreamRanges } from '../stream.js'
 import {
   type ClientApi,
   type ClientSession,
@@ -140,8 +140,24 @@ const CMD_CLIENT = commandIndex('client')
 const CMD_SELECT = commandIndex('select')
 const CMD_INFO = commandIndex('info')
 
-/** Per command number: `$<len>\r\n<lower-case name>\r\n` (used for split commands). */
-const SPLIT_HEADS: Buffer[] = COMMAND_NAMES.map((n) => Buffer.from(`$${n.length}\r\n${n}\r\n`))
+/** Fragment heads by command, then argument count, made on first use (small counts only). */
+const FRAGMENT_HEADS: Buffer[][] = COMMAND_NAMES.map(() => [])
+const FRAGMENT_HEADS_CACHED = 64
+
+/**
+ * `*<args>\r\n$<n>\r\n<name>\r\n`: the head of a split request's fragment, with the
+ * lower-case name (nutcracker sends `mget`, not `MGET`).
+ */
+function fragmentHead(cmd: number, args: number): Buffer {
+  const cache = FRAGMENT_HEADS[cmd]!
+  let head = cache[args]
+  if (head === undefined) {
+    const name = COMMAND_NAMES[cmd]!
+    head = Buffer.from(`*${args}\r\n$${name.length}\r\n${name}\r\n`, 'latin1')
+    if (args < FRAGMENT_HEADS_CACHED) cache[args] = head
+  }
+  return head
+}
 
 /** Client ids: per process, increasing, as redis's. */
 let nextClientId = 1
@@ -161,7 +177,6 @@ function digitCount(n: number): number {
 
 /** Shared empty scratch, replaced on first use. */
 const NO_INTS = new Int32Array(0)
-const NO_FLOATS = new Float64Array(0)
 
 /** Writes the decimal digits of `n` (non-negative) at `at`; returns the end. */
 function writeDecimal(buf: Buffer, at: number, n: number): number {
@@ -248,16 +263,17 @@ export class RedisClientSession implements ClientSession {
   /** The command number of the request being dispatched. */
   private cmd = 0
 
-  // Split scratch, reused: per key its server; per server its key count,
-  // sub-request size, buffer, write cursor, fragment number and first key.
+  // Split scratch, reused: per key its server and the next key bound for the same
+  // server; per server its key count, first and last key, and fragment number.
   // Sized for the pool's servers; grown when a reload adds servers (growServers).
   private keyServer = NO_INTS
-  private serverFirst: Int32Array
+  private keyNext = NO_INTS
   private serverKeys: Int32Array
-  private serverBytes: Float64Array
-  private serverCursor: Float64Array
+  private serverFirst: Int32Array
+  private serverLast: Int32Array
   private serverFragment: Int32Array
-  private serverBuf: (Buffer | null)[]
+  /** A fragment's request as pieces of the client's bytes (fragmentRanges). */
+  private readonly ranges = new StreamRanges()
 
   constructor(
     private readonly api: ClientApi,
@@ -267,28 +283,24 @@ export class RedisClientSession implements ClientSession {
     this.authed = settings.password === null
     // The split scratch is made by the first split (growServers): most clients never send
     // one, and an idle connection's session should cost little.
-    this.serverFirst = NO_INTS
     this.serverKeys = NO_INTS
-    this.serverBytes = NO_FLOATS
-    this.serverCursor = NO_FLOATS
+    this.serverFirst = NO_INTS
+    this.serverLast = NO_INTS
     this.serverFragment = NO_INTS
-    this.serverBuf = []
   }
 
   /** Makes the per-server split scratch hold server index `s` (a reload may add servers). */
   private growServers(s: number): void {
     const n = Math.max(s + 1, this.settings.servers, this.serverKeys.length * 2)
-    const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n)
+    const grow = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(n)
       b.set(a)
       return b
     }
-    this.serverFirst = grow(this.serverFirst, (k) => new Int32Array(k))
-    this.serverKeys = grow(this.serverKeys, (k) => new Int32Array(k))
-    this.serverBytes = grow(this.serverBytes, (k) => new Float64Array(k))
-    this.serverCursor = grow(this.serverCursor, (k) => new Float64Array(k))
-    this.serverFragment = grow(this.serverFragment, (k) => new Int32Array(k))
-    while (this.serverBuf.length < n) this.serverBuf.push(null)
+    this.serverKeys = grow(this.serverKeys)
+    this.serverFirst = grow(this.serverFirst)
+    this.serverLast = grow(this.serverLast)
+    this.serverFragment = grow(this.serverFragment)
   }
 
   /** The RESP version this client speaks. */
@@ -457,61 +469,39 @@ export class RedisClientSession implements ClientSession {
       this.forwardByArg(1)
       return
     }
-    if (this.keyServer.length < keys)
-      this.keyServer = new Int32Array(Math.max(keys, this.keyServer.length * 2))
+    if (this.keyServer.length < keys) {
+      const size = Math.max(keys, this.keyServer.length * 2)
+      this.keyServer = new Int32Array(size)
+      this.keyNext = new Int32Array(size)
+    }
     const keyServer = this.keyServer
+    const keyNext = this.keyNext
+    // Per server, its keys in request order: serverFirst, then keyNext links (-1 ends).
     for (let k = 0; k < keys; k++) {
       const a = 1 + k * step
       const buf = p.arg(a)
       const s = api.serverFor(buf, p.rs, p.re)
       if (s >= this.serverKeys.length) this.growServers(s)
       const serverKeys = this.serverKeys
-      const serverBytes = this.serverBytes
       if (s < 0) {
         // Every server is ejected (then no key has a server): forwarded whole to none,
         // the core answers `-ERR Connection refused` as for any request (spec §8.2).
-        for (let j = 0; j < k; j++) {
-          serverKeys[keyServer[j]!] = 0
-          serverBytes[keyServer[j]!] = 0
-        }
+        for (let j = 0; j < k; j++) serverKeys[keyServer[j]!] = 0
         this.forwardTo(s)
         return
       }
       keyServer[k] = s
+      keyNext[k] = -1
       if (serverKeys[s] === 0) this.serverFirst[s] = k
+      else keyNext[this.serverLast[s]!] = k
+      this.serverLast[s] = k
       serverKeys[s]!++
-      serverBytes[s]! += bulkSize(p.argLength(a))
-      if (step === 2) serverBytes[s]! += bulkSize(p.argLength(a + 1))
     }
     const serverKeys = this.serverKeys
-    const serverBytes = this.serverBytes
-    // `$<n>\r\n<name>\r\n`, the lower-case name (nutcracker sends `mget`, not `MGET`).
-    const head = SPLIT_HEADS[cmd]!
     const servers = serverKeys.length
     let fragments = 0
     for (let s = 0; s < servers; s++) {
-      const n = serverKeys[s]!
-      if (n === 0) continue
-      this.serverFragment[s] = fragments++
-      const args = 1 + n * step
-      const size = 3 + digitCount(args) + head.length + serverBytes[s]!
-      const out = Buffer.allocUnsafe(size)
-      out[0] = 42
-      let at = writeDecimal(out, 1, args)
-      out[at++] = 13
-      out[at++] = 10
-      for (let k = 0; k < head.length; k++) out[at + k] = head[k]!
-      at += head.length
-      this.serverBuf[s] = out
-      this.serverCursor[s] = at
-    }
-    for (let k = 0; k < keys; k++) {
-      const s = keyServer[k]!
-      const a = 1 + k * step
-      const out = this.serverBuf[s]!
-      let at = this.writeArg(out, this.serverCursor[s]!, a)
-      if (step === 2) at = this.writeArg(out, at, a + 1)
-      this.serverCursor[s] = at
+      if (serverKeys[s] !== 0) this.serverFragment[s] = fragments++
     }
     let hook: MgetCoalesce | SumCoalesce | MsetCoalesce
     if (kind === SPLIT_MGET) {
@@ -530,14 +520,48 @@ export class RedisClientSession implements ClientSession {
     api.beginSplit(hook)
     for (let s = 0; s < servers; s++) {
       if (serverKeys[s] === 0) continue
+      const req = p.inline ? this.fragmentCopy(cmd, s, step) : this.fragmentRanges(cmd, s, step)
       // The fragment's first key picks its server connection (ClientApi.fragment).
       const first = p.arg(1 + this.serverFirst[s]! * step)
-      api.fragment(s, this.serverBuf[s]!, first, p.rs, p.re)
-      this.serverBuf[s] = null
+      api.fragment(s, req, first, p.rs, p.re)
       serverKeys[s] = 0
-      serverBytes[s] = 0
     }
     api.endSplit()
+  }
+
+  /**
+   * Server `s`'s sub-request as the fragment head and the client's own bytes
+   * for its keys (`$<len>\r\n<key>\r\n`, and the value for MSET), which are
+   * forwarded without being copied; runs of keys bound for one server stay one
+   * piece.
+   */
+  private fragmentRanges(cmd: number, s: number, step: number): StreamRanges {
+    const p = this.parser
+    const req = this.ranges
+    req.begin(fragmentHead(cmd, 1 + this.serverKeys[s]! * step), this.stream)
+    for (let k = this.serverFirst[s]!; k !== -1; k = this.keyNext[k]!) {
+      const a = 1 + k * step
+      // An element starts right after the previous argument's CRLF.
+      req.add(p.argEnd(a - 1) + 2, p.argEnd(a + step - 1) + 2)
+    }
+    return req
+  }
+
+  /** Server `s`'s sub-request, copied: an inline request's arguments are not its bytes. */
+  private fragmentCopy(cmd: number, s: number, step: number): Buffer {
+    const p = this.parser
+    const head = fragmentHead(cmd, 1 + this.serverKeys[s]! * step)
+    let size = head.length
+    for (let k = this.serverFirst[s]!; k !== -1; k = this.keyNext[k]!) {
+      for (let a = 1 + k * step; a <= k * step + step; a++) size += bulkSize(p.argLength(a))
+    }
+    const out = Buffer.allocUnsafe(size)
+    head.copy(out)
+    let at = head.length
+    for (let k = this.serverFirst[s]!; k !== -1; k = this.keyNext[k]!) {
+      for (let a = 1 + k * step; a <= k * step + step; a++) at = this.writeArg(out, at, a)
+    }
+    return out
   }
 
   // -- answered locally --------------------------------------------------------

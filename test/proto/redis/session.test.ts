@@ -10,7 +10,7 @@ import { describe, it } from 'node:test'
 import type { PoolConfig } from '../../../src/config/types.js'
 import { createRedisProtocol } from '../../../src/proto/redis/index.js'
 import { FRAME, ReplyParser } from '../../../src/proto/redis/reply-parser.js'
-import { InputStream } from '../../../src/proto/stream.js'
+import { InputStream, type PieceSink, type PieceSource } from '../../../src/proto/stream.js'
 import {
   type ClientApi,
   F_FAILURE,
@@ -71,10 +71,22 @@ function frameOf(bytes: string): ReplyFrame {
   throw new Error(`fixture: incomplete reply ${JSON.stringify(bytes)}`)
 }
 
-function collect(hook: SplitHook): string {
+/** The bytes a source pushes into a sink, as text. */
+function pushedText(push: (sink: PieceSink) => void): string {
   const parts: Buffer[] = []
-  hook.finish({ piece: (buf, s, e) => parts.push(Buffer.from(buf.subarray(s, e))) })
+  push({ piece: (buf, s, e) => parts.push(Buffer.from(buf.subarray(s, e))) })
   return Buffer.concat(parts).toString('latin1')
+}
+
+function collect(hook: SplitHook): string {
+  return pushedText((sink) => hook.finish(sink))
+}
+
+/** A fragment's request, given as bytes or as pieces. */
+function requestText(request: Buffer | PieceSource): string {
+  return request instanceof Uint8Array
+    ? request.toString('latin1')
+    : pushedText((sink) => request.pushTo(sink))
 }
 
 class FakeClient implements ClientApi {
@@ -114,9 +126,9 @@ class FakeClient implements ClientApi {
     this.fragments = []
   }
 
-  fragment(server: number, bytes: Buffer): void {
+  fragment(server: number, request: Buffer | PieceSource): void {
     assert.ok(this.splitHook !== null)
-    this.fragments.push([server, bytes.toString('latin1')])
+    this.fragments.push([server, requestText(request)])
   }
 
   endSplit(): void {
@@ -459,8 +471,8 @@ describe('redis session: split and merge (R8, R11)', () => {
     session.feed(Buffer.from(cmd('MGET', ...keys)))
     const call = api.calls[0] as { split: [number, string][]; merged: string }
     assert.deepEqual(
-      call.split.map(([s]) => s),
-      [0, 1, 2],
+      call.split,
+      [0, 1, 2].map((s) => [s, cmd('mget', ...keys.filter((k) => placement(k) === s))]),
     )
     assert.equal(call.merged, `*10000\r\n${keys.map((k) => `$${k.length}\r\n${k}\r\n`).join('')}`)
     assert.deepEqual(run(plain, 'DEL a k1\r\n', [[':1\r\n', ':1\r\n']]), [
@@ -470,6 +482,16 @@ describe('redis session: split and merge (R8, R11)', () => {
           [1, cmd('del', 'k1')],
         ],
         merged: ':2\r\n',
+      },
+    ])
+    // Key-value pairs, quoting: an inline request's arguments are not its bytes.
+    assert.deepEqual(run(plain, 'MSET a 1 k1 "x y"\r\n', [['+OK\r\n', '+OK\r\n']]), [
+      {
+        split: [
+          [0, cmd('mset', 'a', '1')],
+          [1, cmd('mset', 'k1', 'x y')],
+        ],
+        merged: '+OK\r\n',
       },
     ])
   })
