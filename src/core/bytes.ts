@@ -11,6 +11,8 @@ import type { PieceSink } from '../proto/stream.js'
 import { writeOut, writeOutv } from './socket-write.js'
 
 const EMPTY = Buffer.alloc(0)
+/** Pieces a ByteList makes room for when it first holds more than one. */
+const MORE_ROOM = 4
 
 /** The bytes of one request or reply: usually one piece, sometimes several. */
 export class ByteList implements PieceSink {
@@ -18,10 +20,13 @@ export class ByteList implements PieceSink {
   private start = 0
   private end = 0
   /**
-   * Every piece as (buffer, start, end) triplets, once there is more than one:
-   * one array, where views would cost a typed array per piece.
+   * Every piece as (buffer, start, end) triplets in `more[0..moreUsed)`, once
+   * there is more than one: one array, where views would cost a typed array
+   * per piece. Made with room for MORE_ROOM pieces, so a split request's
+   * fragment (a head and a few runs of keys) never grows it.
    */
   private more: (Buffer | number)[] | null = null
+  private moreUsed = 0
   length = 0
 
   piece(buf: Buffer, start: number, end: number): void {
@@ -31,8 +36,20 @@ export class ByteList implements PieceSink {
       this.start = start
       this.end = end
     } else {
-      if (this.more === null) this.more = [this.buf, this.start, this.end]
-      this.more.push(buf, start, end)
+      let more = this.more
+      if (more === null) {
+        more = new Array<Buffer | number>(3 * MORE_ROOM)
+        more[0] = this.buf
+        more[1] = this.start
+        more[2] = this.end
+        this.more = more
+        this.moreUsed = 3
+      }
+      const n = this.moreUsed
+      more[n] = buf
+      more[n + 1] = start
+      more[n + 2] = end
+      this.moreUsed = n + 3
     }
     this.length += end - start
   }
@@ -46,7 +63,7 @@ export class ByteList implements PieceSink {
   pushTo(sink: PieceSink): void {
     const more = this.more
     if (more !== null) {
-      for (let i = 0; i < more.length; i += 3) {
+      for (let i = 0; i < this.moreUsed; i += 3) {
         sink.piece(more[i] as Buffer, more[i + 1] as number, more[i + 2] as number)
       }
     } else if (this.length > 0) {
@@ -72,6 +89,7 @@ export class ByteList implements PieceSink {
     this.start = 0
     this.end = 0
     this.more = null
+    this.moreUsed = 0
     this.length = 0
   }
 }

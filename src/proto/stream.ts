@@ -168,6 +168,26 @@ export class InputStream {
     return out
   }
 
+  /**
+   * A buffer that holds `[start, end)` and may be kept: the chunk that holds
+   * the whole range, with `rs`/`re` set to its bounds there, or else a copy of
+   * its own (`rs` 0). Unlike `view`, it makes no typed array for a range inside
+   * a chunk (a merge's fragment reply, which shares its read with others).
+   */
+  hold(start: number, end: number): Buffer {
+    const i = this.find(start)
+    const chunk = this.chunks[i]!
+    const local = start - this.bases[i]!
+    if (start === end || local + (end - start) > chunk.length) {
+      this.rs = 0
+      this.re = end - start
+      return this.view(start, end)
+    }
+    this.rs = local | 0
+    this.re = (local + (end - start)) | 0
+    return chunk
+  }
+
   /** Copies `[start, end)` into `target` at `at`. */
   copyOut(start: number, end: number, target: Buffer, at: number): void {
     let i = this.find(start)

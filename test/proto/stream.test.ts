@@ -120,3 +120,19 @@ test('StreamRanges: the head, then each range as pieces of the chunks; adjacent 
     ['HEAD', '$2\r\nk2\r\n', '$4\r\nMGET\r\n'],
   )
 })
+
+test('hold: a range inside a chunk is that chunk with its bounds; a straddling one, a copy', () => {
+  const s = new InputStream()
+  const first = pooled('$1\r\na\r\n$2\r')
+  const second = pooled('\nbc\r\n')
+  s.push(first)
+  s.push(second)
+  assert.equal(s.hold(4, 7), first)
+  assert.deepEqual([s.rs, s.re], [4, 7])
+  assert.equal(s.hold(11, 15), second)
+  assert.deepEqual([s.rs, s.re], [1, 5])
+  const copy = s.hold(7, 15)
+  assert.notEqual(copy.buffer, first.buffer)
+  assert.notEqual(copy.buffer, second.buffer)
+  assert.deepEqual([s.rs, s.re, copy.toString('latin1', s.rs, s.re)], [0, 8, '$2\r\nbc\r\n'])
+})

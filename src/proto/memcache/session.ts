@@ -345,7 +345,7 @@ export class MemcacheClientSession implements ClientSession {
 
 /**
  * Merges the replies to a multi-get's fragments into one `VALUE ... END`
- * reply, built from one view of each fragment's reply (values are not copied
+ * reply, built from the buffer holding each fragment's reply (values are not copied
  * unless a reply spans socket chunks).
  *
  * M5: items come out in request order. For each requested key, in order, the
@@ -420,9 +420,11 @@ export class GetMerge implements SplitHook {
 
   private match(f: number, frame: MemcacheReplyFrame): void {
     const count = frame.count
-    const base = frame.start
-    // The whole reply as one buffer: a view of its chunk, or a copy if it spans chunks.
-    const rep = frame.stream.view(base, frame.end)
+    // The whole reply in one buffer: its chunk, or a copy if it spans chunks.
+    const stream = frame.stream
+    const rep = stream.hold(frame.start, frame.end)
+    // Item offsets in `rep` are the stream's less `base`.
+    const base = frame.start - stream.rs
     this.reps[f] = rep
     const req = this.reqs[f]!
     const slots = this.slots

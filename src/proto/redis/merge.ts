@@ -6,7 +6,7 @@
  * `finish` for the client's single reply.
  *
  * - MGET: `*<nkeys>\r\n`, then each key's element in request key order, pushed
- *   as pieces of the servers' replies (views, no copies); for a RESP3 client a
+ *   as pieces of the servers' replies (no copies); for a RESP3 client a
  *   missing key's `$-1` becomes `_` (R7).
  * - DEL/UNLINK/TOUCH/EXISTS: `:<sum>\r\n`.
  * - MSET: `+OK\r\n`.
@@ -61,7 +61,7 @@ abstract class Coalesce implements SplitHook {
 const ARRAY_HEADS: Buffer[] = Array.from({ length: 128 }, (_, n) => Buffer.from(`*${n}\r\n`))
 
 export class MgetCoalesce extends Coalesce {
-  /** Per fragment: its reply as one buffer (a view of its chunk, or a copy). */
+  /** Per fragment: a buffer holding its reply (its chunk, or a copy). */
   private readonly fragBuf: Buffer[]
   /**
    * Per key, in request order: its element's bounds in its fragment's buffer; a RESP3 null has end -1.
@@ -92,10 +92,11 @@ export class MgetCoalesce extends Coalesce {
       this.fragmentError(i, INVALID_ARGUMENT)
       return
     }
-    // The whole reply as one buffer: a view of its chunk, or a copy if it spans chunks.
+    // The whole reply in one buffer: its chunk, or a copy if it spans chunks.
     const stream = frame.stream
-    const base = frame.start
-    const buf = stream.view(base, frame.end)
+    const buf = stream.hold(frame.start, frame.end)
+    // Element offsets in `buf` are the stream's less `base`.
+    const base = frame.start - stream.rs
     this.fragBuf[i] = buf
     const keyFragment = this.keyFragment
     const bounds = this.keyBounds
