@@ -2,8 +2,9 @@
  * Byte containers of the core: what a message holds (ByteList) and what a
  * connection is about to write (OutQueue). Both take pieces `buf[start..end)`
  * of chunks read from sockets and never copy them, except that OutQueue
- * gathers many small pieces into one buffer at write time, which is cheaper
- * than handing libuv a long iovec.
+ * gathers many small pieces into one buffer at write time: a piece handed to
+ * libuv needs a view of its own, which costs more than copying a few bytes.
+ * Pieces that are whole buffers need no view and go out as they are (writev).
  */
 
 import type { Socket } from 'node:net'
@@ -106,6 +107,9 @@ function copyPiece(src: Buffer, s: number, e: number, dst: Buffer, at: number): 
   return at + src.copy(dst, at, s, e)
 }
 
+/** Up to this many pieces that are whole buffers are written with writev, not gathered. */
+const WHOLE_WRITEV_MAX = 16
+
 /** Pieces this small or smaller are gathered into one buffer before writing. */
 const GATHER_LIMIT = 64 * 1024
 
@@ -153,6 +157,11 @@ export class OutQueue implements PieceSink {
       const s = this.starts[0]!
       const e = this.ends[0]!
       writeOut(socket, s === 0 && e === b.length ? b : b.subarray(s, e), direct)
+    } else if (direct && n <= WHOLE_WRITEV_MAX && this.allWhole()) {
+      // Whole buffers (requests that were each one client read, at pipeline 1) go out as
+      // they are: one writev, no gather buffer and no copy. (Through Writable, the
+      // gathered buffer is one write where these would be one each.)
+      writeOutv(socket, this.bufs.slice(0, n), direct)
     } else if (this.bytes <= GATHER_LIMIT) {
       const out = Buffer.allocUnsafe(this.bytes)
       let at = 0
@@ -165,6 +174,14 @@ export class OutQueue implements PieceSink {
       writeOutv(socket, views, direct)
     }
     this.clear()
+  }
+
+  /** True when every queued piece is a whole buffer. */
+  private allWhole(): boolean {
+    for (let i = 0; i < this.n; i++) {
+      if (this.starts[i] !== 0 || this.ends[i] !== this.bufs[i]!.length) return false
+    }
+    return true
   }
 
   /** Drops everything queued (the connection is gone). */

@@ -13,6 +13,7 @@ import { once } from 'node:events'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { OutQueue } from '../../src/core/bytes.js'
 import { connectDirect } from '../../src/core/socket-read.js'
 import {
   directWriteAvailable,
@@ -190,6 +191,37 @@ test('writeOutv: buffer lists go out directly, in order with single writes, coun
   const handle = (d as unknown as { _handle: { writeQueueSize: number } })._handle
   assert.ok(handle.writeQueueSize > 0, 'the peer does not read: libuv queues')
   assert.equal(unsentBytes(d, true), handle.writeQueueSize, 'each unsent byte counted once')
+  const got = readAll(peer)
+  peer.resume()
+  await once(d, 'drain')
+  d.end()
+  assert.deepEqual(await got, Buffer.concat(parts))
+  server.close()
+})
+
+test('OutQueue: whole buffers go out directly in one writev, in order even while libuv queues', async () => {
+  const { server, d, peer } = await pair()
+  peer.pause()
+  const q = new OutQueue()
+  const parts: Buffer[] = []
+  for (let round = 0; round < 40; round++) {
+    // Whole buffers (one writev), then pieces of one (gathered): the queue's arrays are
+    // reused at once, while libuv may still hold the previous writev's list.
+    for (let i = 0; i < 5; i++) {
+      const whole = pattern(round < 20 ? 30 : 200_000, round * 7 + i)
+      parts.push(whole)
+      q.append(whole)
+    }
+    q.writeTo(d, true)
+    const chunk = pattern(100, round)
+    q.piece(chunk, 10, 20)
+    q.piece(chunk, 50, 60)
+    parts.push(chunk.subarray(10, 20), chunk.subarray(50, 60))
+    q.writeTo(d, true)
+    assert.equal(d.writableLength, 0, 'Writable is not used')
+  }
+  const handle = (d as unknown as { _handle: { writeQueueSize: number } })._handle
+  assert.ok(handle.writeQueueSize > 0, 'the peer does not read: libuv queues')
   const got = readAll(peer)
   peer.resume()
   await once(d, 'drain')
