@@ -121,6 +121,29 @@ export class InputStream {
   }
 
   /**
+   * The chunk that holds all of the non-empty range `[start, end)`, with `rs`/`re`
+   * set to the range's bounds in it; null when the range straddles chunks.
+   */
+  private within(start: number, end: number): Buffer | null {
+    const i = this.find(start)
+    const chunk = this.chunks[i]!
+    const local = start - this.bases[i]!
+    if (local + (end - start) > chunk.length) return null
+    // Offsets inside a chunk fit int32; `| 0` keeps them small integers (Smis), not
+    // doubles, for the byte loops and hash functions that index with them.
+    this.rs = local | 0
+    this.re = (local + (end - start)) | 0
+    return chunk
+  }
+
+  /** `[start, end)` copied into a buffer of its own. */
+  private copy(start: number, end: number): Buffer {
+    const out = Buffer.allocUnsafe(end - start)
+    this.copyOut(start, end, out, 0)
+    return out
+  }
+
+  /**
    * Makes `[start, end)` addressable as one buffer without allocating in the
    * common case: returns the chunk that holds the whole range and sets `rs`/`re`
    * to its local bounds; if the range straddles chunks, copies it into a reused
@@ -132,16 +155,8 @@ export class InputStream {
       this.re = 0
       return EMPTY
     }
-    const i = this.find(start)
-    const chunk = this.chunks[i]!
-    const local = start - this.bases[i]!
-    if (local + (end - start) <= chunk.length) {
-      // Offsets inside a chunk fit int32; `| 0` keeps them small integers (Smis), not
-      // doubles, for the byte loops and hash functions that index with them.
-      this.rs = local | 0
-      this.re = (local + (end - start)) | 0
-      return chunk
-    }
+    const chunk = this.within(start, end)
+    if (chunk !== null) return chunk
     const len = end - start
     if (this.scratch.length < len)
       this.scratch = Buffer.allocUnsafe(Math.max(len, 256, this.scratch.length * 2))
@@ -154,18 +169,12 @@ export class InputStream {
   /** The bytes `[start, end)` as a Buffer of their own: a view if contiguous, else a copy. */
   view(start: number, end: number): Buffer {
     if (start === end) return EMPTY
-    const i = this.find(start)
-    const chunk = this.chunks[i]!
-    const local = start - this.bases[i]!
-    if (local + (end - start) <= chunk.length) {
-      // A whole chunk (a merge's fragment reply, usually) needs no view: making one costs
-      // a typed array and a read of its `.buffer`, which V8 answers in C++.
-      if (local === 0 && end - start === chunk.length) return chunk
-      return chunk.subarray(local, local + (end - start))
-    }
-    const out = Buffer.allocUnsafe(end - start)
-    this.copyOut(start, end, out, 0)
-    return out
+    const chunk = this.within(start, end)
+    if (chunk === null) return this.copy(start, end)
+    // A whole chunk (a merge's fragment reply, usually) needs no view: making one costs
+    // a typed array and a read of its `.buffer`, which V8 answers in C++.
+    if (this.rs === 0 && this.re === chunk.length) return chunk
+    return chunk.subarray(this.rs, this.re)
   }
 
   /**
@@ -175,17 +184,13 @@ export class InputStream {
    * a chunk (a merge's fragment reply, which shares its read with others).
    */
   hold(start: number, end: number): Buffer {
-    const i = this.find(start)
-    const chunk = this.chunks[i]!
-    const local = start - this.bases[i]!
-    if (start === end || local + (end - start) > chunk.length) {
-      this.rs = 0
-      this.re = end - start
-      return this.view(start, end)
+    if (start !== end) {
+      const chunk = this.within(start, end)
+      if (chunk !== null) return chunk
     }
-    this.rs = local | 0
-    this.re = (local + (end - start)) | 0
-    return chunk
+    this.rs = 0
+    this.re = (end - start) | 0
+    return start === end ? EMPTY : this.copy(start, end)
   }
 
   /** Copies `[start, end)` into `target` at `at`. */
